@@ -1,0 +1,26 @@
+// Timing harness for benchmarks/bench_kernels.py.
+//
+// Timing from Python would measure the binding overhead, not the kernel, for
+// in-cache sizes. time_kernel allocates and fills its own buffers, warms them
+// up, and returns the wall time of one kernel call, once per repetition (each
+// repetition averages `inner` back-to-back calls).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "lpcore/kernels.hpp"
+
+namespace lpcore {
+
+// Kernels: dot_i8, dot_i16, dot_f32, axpy_f32, update_f32, update_i8,
+// update_i16, stream. Throws std::invalid_argument for any other name.
+std::vector<double> time_kernel(const KernelTable& kernels, const std::string& kernel, std::size_t n,
+                                std::size_t reps, std::size_t inner);
+
+// Bytes one call of `kernel` moves through memory at length n (reads plus
+// writes, the way a streaming model counts them).
+std::size_t kernel_bytes(const std::string& kernel, std::size_t n);
+
+}  // namespace lpcore

@@ -1,0 +1,81 @@
+// Dither source for the fused stochastic-rounding updates.
+//
+// Drawing fresh random bits for every coordinate of every update would cost
+// more than the update itself. Instead a Dither holds a table of random bytes
+// (filled once from a Xorshift128p4 stream) and every update reads it from a
+// fresh random offset, one offset per chunk of kChunk coordinates:
+//
+//   coordinate k of a chunk uses dither  table[offset + (k ^ 1)]          (int8)
+//                                        table16[offset + (k ^ 1)]        (int16)
+//
+// (k ^ 1 swaps neighbours; it is what lets the AVX2 kernel read the even and
+// odd coordinates' dither with two plain unaligned loads.) Each dither value is
+// uniform and independent of the value being rounded, so every rounding is
+// unbiased; within a chunk the values are distinct table entries. Entries are
+// reused across updates at random alignments, which correlates the rounding
+// noise of different coordinates at different steps only weakly (in the spirit
+// of Buckwild's shared randomness).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "lpcore/rng.hpp"
+
+namespace lpcore {
+
+struct Dither {
+  static constexpr std::size_t kChunk = 4096;  // coordinates per offset draw
+  static constexpr int kOffsetBits = 14;       // offsets are uniform in [0, 2^14)
+  static constexpr std::size_t kSpan = std::size_t{1} << kOffsetBits;
+  // Room for the largest offset plus a whole chunk of 16-bit values, plus the
+  // one-past-the-end neighbour that k ^ 1 and the shifted loads can touch.
+  static constexpr std::size_t kTableBytes = 2 * (kSpan + kChunk) + 64;
+
+  std::vector<std::uint8_t> table;
+  Xorshift128p draws;  // per-update multiplier rounding and chunk offsets
+
+  explicit Dither(std::uint64_t seed) : table(kTableBytes), draws(seed ^ 0xD1B54A32D192ED03ULL) {
+    Xorshift128p4 fill(seed);
+    std::uint64_t block[4];
+    for (std::size_t i = 0; i < kTableBytes; i += 32) {
+      fill.next_block(block);
+      std::memcpy(table.data() + i, block, 32);
+    }
+  }
+
+  std::size_t next_offset() { return static_cast<std::size_t>(draws.next() >> (64 - kOffsetBits)); }
+
+  // Stochastically round a * 2^frac_bits to an integer multiplier: floor(t) + [u < t - floor(t)].
+  // Exactly unbiased; |t| is clamped to 2^40, far beyond where every nonzero
+  // product saturates, so the conversion is always defined (NaN maps to -2^40;
+  // the Python layer rejects non-finite values before they get here).
+  std::int64_t draw_multiplier(float a, int frac_bits) {
+    const double u = draws.uniform();
+    constexpr double kMax = 0x1p40;
+    double t = std::ldexp(static_cast<double>(a), frac_bits);
+    if (!(t > -kMax)) t = -kMax;
+    if (t > kMax) t = kMax;
+    const double fl = std::floor(t);
+    return static_cast<std::int64_t>(fl) + ((u < t - fl) ? 1 : 0);
+  }
+};
+
+// The fixed-point contract of the fused updates (see kernels.hpp):
+//   int8:  offsets c in Q8 (units of 1/256 grid step), multiplier in Q8;
+//          fast path when |A| <= 128 (|a| <= 1/2) and |c| <= 16383.
+//   int16: offsets c in Q15, multiplier in Q15;
+//          fast path when |A| <= 16384 (|a| <= 1/2) and |c| <= 2^28.
+struct UpdateFormat {
+  static constexpr int kFracI8 = 8;
+  static constexpr std::int64_t kMaxMulI8 = 128;
+  static constexpr std::int32_t kMaxOffsetI8 = 16383;
+  static constexpr int kFracI16 = 15;
+  static constexpr std::int64_t kMaxMulI16 = 16384;
+  static constexpr std::int64_t kMaxOffsetI16 = std::int64_t{1} << 28;
+};
+
+}  // namespace lpcore

@@ -1,0 +1,111 @@
+// lpcore kernels: the plain C++ API of the compute core.
+//
+// Every kernel exists twice, with the same signature and the same result bit
+// for bit: lpcore::scalar::NAME is the specification, lpcore::avx2::NAME the
+// AVX2 + FMA implementation. Callers reach them through a KernelTable
+// (dispatch.hpp), never directly.
+//
+// Grids. Low-precision values live on the symmetric grid [-(2^(b-1)-1), 2^(b-1)-1]:
+// [-127, 127] for int8 and [-32767, 32767] for int16. The extra codes -128 and
+// -32768 are never produced; they are what keeps the maddubs / madd based dot
+// products exact (see dot_i8, dot_i16).
+//
+// Packed offsets. The fused updates read their per-coordinate offset c in a
+// blocked layout: in every full block of 32 (int8) or 16 (int16) coordinates
+// the even coordinates come first, then the odd ones; a final partial block is
+// kept in natural order. pack_offsets() in this header produces it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lpcore {
+
+struct Dither;
+struct Xorshift128p4;
+
+enum class Isa : int { scalar = 0, avx2 = 1 };
+enum class Rounding : int { nearest = 0, stochastic = 1 };
+
+// Block sizes of the packed offset layout.
+constexpr std::size_t kPackBlockI8 = 32;
+constexpr std::size_t kPackBlockI16 = 16;
+
+// Natural order -> packed order (see above). `out` must not alias `in`.
+template <class T>
+void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
+  const std::size_t full = n - n % block, half = block / 2;
+  for (std::size_t b = 0; b < full; b += block)
+    for (std::size_t j = 0; j < half; ++j) {
+      out[b + j] = in[b + 2 * j];
+      out[b + half + j] = in[b + 2 * j + 1];
+    }
+  for (std::size_t i = full; i < n; ++i) out[i] = in[i];
+}
+
+// Index of coordinate i's offset in the packed layout.
+inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block) {
+  const std::size_t full = n - n % block;
+  if (i >= full) return i;
+  const std::size_t b = i - i % block, j = i % block;
+  return b + (j & 1) * (block / 2) + j / 2;
+}
+
+#define LPCORE_KERNEL_DECLARATIONS                                                                 \
+  /* sum_i a_i * b_i, exact in int64 for any length when no b_i is -128. */                       \
+  std::int64_t dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t n);                 \
+  /* sum_i a_i * b_i, exact in int64 for any length unless two adjacent pairs are both            \
+     (-32768, -32768) (then that pair's 2^31 wraps, as vpmaddwd does). */                          \
+  std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n);              \
+  /* fp32 dot with 32 FMA partial sums (the order is part of the specification). */               \
+  float dot_f32(const float* a, const float* b, std::size_t n);                                    \
+  /* y <- fma(a, x, y) */                                                                          \
+  void axpy_f32(float a, const float* x, float* y, std::size_t n);                                 \
+  /* w <- fma(a, x, w + c): the fp32 SGD / SVRG inner update */                                    \
+  void update_f32(float* w, const float* x, float a, const float* c, std::size_t n);               \
+  /* z <- clamp127(floor(z + (A*x + c + r) / 256)), A = stochastic round of a*256, r the dither:   \
+     the stochastic-rounding update of HALP / LP-SVRG. c is Q8 in packed layout.                   \
+     Returns the number of saturated coordinates. */                                               \
+  std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,     \
+                        std::size_t n, Dither& dither);                                            \
+  /* The same on the int16 grid, with Q15 multiplier and offsets. */                               \
+  std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,  \
+                         std::size_t n, Dither& dither);                                           \
+  /* q = clamp(round(x / scale)); returns how many values were clipped to the grid. */           \
+  std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,          \
+                          Xorshift128p4& rng, std::int8_t* q);                                     \
+  std::size_t quantize_i16(const float* x, std::size_t n, float scale, Rounding rounding,         \
+                           Xorshift128p4& rng, std::int16_t* q);                                   \
+  void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x);                 \
+  void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x);               \
+  /* Sum of all bytes: a pure streaming read, used to measure memory bandwidth. */                \
+  std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n);                                  \
+  /* Fill 32 * n_blocks bytes from the four-lane xorshift128+ stream. */                           \
+  void fill_random(Xorshift128p4& rng, std::uint8_t* out, std::size_t n_blocks);
+
+namespace scalar {
+LPCORE_KERNEL_DECLARATIONS
+}
+namespace avx2 {
+LPCORE_KERNEL_DECLARATIONS
+}
+
+struct KernelTable {
+  Isa isa;
+  const char* name;
+  decltype(&scalar::dot_i8) dot_i8;
+  decltype(&scalar::dot_i16) dot_i16;
+  decltype(&scalar::dot_f32) dot_f32;
+  decltype(&scalar::axpy_f32) axpy_f32;
+  decltype(&scalar::update_f32) update_f32;
+  decltype(&scalar::update_i8) update_i8;
+  decltype(&scalar::update_i16) update_i16;
+  decltype(&scalar::quantize_i8) quantize_i8;
+  decltype(&scalar::quantize_i16) quantize_i16;
+  decltype(&scalar::dequantize_i8) dequantize_i8;
+  decltype(&scalar::dequantize_i16) dequantize_i16;
+  decltype(&scalar::stream_sum) stream_sum;
+  decltype(&scalar::fill_random) fill_random;
+};
+
+}  // namespace lpcore

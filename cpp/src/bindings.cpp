@@ -1,0 +1,208 @@
+// Python bindings of the core: arrays in, arrays out, the GIL released while
+// C++ computes. Every length is checked here, so no Python call can make a
+// kernel read or write out of bounds. Value checks (grids, finiteness) live in
+// the Python layer, lpcore/kernels.py and lpcore/quantize.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "lpcore/bench.hpp"
+#include "lpcore/dispatch.hpp"
+#include "lpcore/dither.hpp"
+#include "lpcore/kernels.hpp"
+#include "lpcore/rng.hpp"
+
+namespace py = pybind11;
+using namespace lpcore;
+
+namespace {
+
+template <class T>
+using Array = py::array_t<T, py::array::c_style>;
+using Backend = std::optional<std::string>;
+
+const KernelTable& table(const Backend& backend) {
+  const KernelTable& t = backend ? kernels_for(parse_isa(*backend)) : active_kernels();
+  count_call(t.isa);
+  return t;
+}
+
+void same_length(py::ssize_t a, py::ssize_t b, const char* what) {
+  if (a != b)
+    throw std::invalid_argument(std::string(what) + ": lengths differ (" + std::to_string(a) + " and " +
+                                std::to_string(b) + ")");
+}
+
+// dot_i8 / dot_i16 / dot_f32 share one binding shape.
+template <class T, class Member>
+auto dot_binding(Member member) {
+  return [member](const Array<T>& a, const Array<T>& b, const Backend& backend) {
+    same_length(a.size(), b.size(), "dot");
+    const auto fn = table(backend).*member;
+    py::gil_scoped_release nogil;
+    return fn(a.data(), b.data(), static_cast<std::size_t>(a.size()));
+  };
+}
+
+template <class Z, class C, class Fn>
+std::size_t update(Array<Z>& z, const Array<Z>& x, float a, const Array<C>& c, Dither& dither, Fn fn) {
+  same_length(z.size(), x.size(), "update");
+  same_length(z.size(), c.size(), "update");
+  Z* zp = z.mutable_data();
+  const Z* xp = x.data();
+  const C* cp = c.data();
+  const auto n = static_cast<std::size_t>(z.size());
+  py::gil_scoped_release nogil;
+  return fn(zp, xp, a, cp, n, dither);
+}
+
+template <class Q, class Fn>
+std::pair<Array<Q>, std::size_t> quantize_rows(const Array<float>& x, const Array<float>& scales,
+                                               Rounding rounding, std::uint64_t seed, Fn fn) {
+  if (x.ndim() != 2) throw std::invalid_argument("quantize: x must be 2-D (rows)");
+  const auto rows = static_cast<std::size_t>(x.shape(0)), cols = static_cast<std::size_t>(x.shape(1));
+  same_length(scales.size(), x.shape(0), "quantize: one scale per row");
+  Array<Q> q({x.shape(0), x.shape(1)});
+  Q* qp = q.mutable_data();
+  const float* xp = x.data();
+  const float* sp = scales.data();
+  std::size_t clipped = 0;
+  {
+    py::gil_scoped_release nogil;
+    Xorshift128p4 rng(seed);
+    for (std::size_t r = 0; r < rows; ++r) clipped += fn(xp + r * cols, cols, sp[r], rounding, rng, qp + r * cols);
+  }
+  return {q, clipped};
+}
+
+template <class Q, class Fn>
+Array<float> dequantize_rows(const Array<Q>& q, const Array<float>& scales, Fn fn) {
+  if (q.ndim() != 2) throw std::invalid_argument("dequantize: q must be 2-D (rows)");
+  const auto rows = static_cast<std::size_t>(q.shape(0)), cols = static_cast<std::size_t>(q.shape(1));
+  same_length(scales.size(), q.shape(0), "dequantize: one scale per row");
+  Array<float> x({q.shape(0), q.shape(1)});
+  float* xp = x.mutable_data();
+  const Q* qp = q.data();
+  const float* sp = scales.data();
+  py::gil_scoped_release nogil;
+  for (std::size_t r = 0; r < rows; ++r) fn(qp + r * cols, cols, sp[r], xp + r * cols);
+  return x;
+}
+
+template <class T>
+Array<T> packed(const Array<T>& c, std::size_t block) {
+  Array<T> out(c.size());
+  pack_offsets(c.data(), out.mutable_data(), static_cast<std::size_t>(c.size()), block);
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "lpcore compiled core (private; use the lpcore package)";
+  select_backend_from_env();
+
+  m.def("backend", [] { return std::string(active_kernels().name); });
+  m.def("supported_backends", [] {
+    std::vector<std::string> out;
+    for (Isa isa : supported_isas()) out.emplace_back(isa_name(isa));
+    return out;
+  });
+  m.def("call_counts", [] {
+    py::dict d;
+    d["scalar"] = call_count(Isa::scalar);
+    d["avx2"] = call_count(Isa::avx2);
+    return d;
+  });
+
+  const auto nc = [](const char* name) { return py::arg(name).noconvert(); };
+  const auto be = py::arg("backend") = py::none();
+
+  m.def("dot_i8", dot_binding<std::int8_t>(&KernelTable::dot_i8), nc("a"), nc("b"), be);
+  m.def("dot_i16", dot_binding<std::int16_t>(&KernelTable::dot_i16), nc("a"), nc("b"), be);
+  m.def("dot_f32", dot_binding<float>(&KernelTable::dot_f32), nc("a"), nc("b"), be);
+  m.def("axpy_f32", [](float a, const Array<float>& x, Array<float>& y, const Backend& backend) {
+        same_length(x.size(), y.size(), "axpy_f32");
+        const auto& t = table(backend);
+        float* yp = y.mutable_data();
+        py::gil_scoped_release nogil;
+        t.axpy_f32(a, x.data(), yp, static_cast<std::size_t>(x.size()));
+      }, py::arg("a"), nc("x"), nc("y"), be);
+  m.def("update_f32", [](Array<float>& w, const Array<float>& x, float a, const Array<float>& c,
+                         const Backend& backend) {
+        same_length(w.size(), x.size(), "update_f32");
+        same_length(w.size(), c.size(), "update_f32");
+        const auto& t = table(backend);
+        float* wp = w.mutable_data();
+        py::gil_scoped_release nogil;
+        t.update_f32(wp, x.data(), a, c.data(), static_cast<std::size_t>(w.size()));
+      }, nc("w"), nc("x"), py::arg("a"), nc("c"), be);
+
+  py::class_<Dither>(m, "Dither", "Dither table and draw stream of the fused updates.")
+      .def(py::init<std::uint64_t>(), py::arg("seed"))
+      .def("table", [](const Dither& d) {
+        Array<std::uint8_t> out(static_cast<py::ssize_t>(d.table.size()));
+        std::copy(d.table.begin(), d.table.end(), out.mutable_data());
+        return out;
+      })
+      .def("draw_multiplier", &Dither::draw_multiplier, py::arg("a"), py::arg("frac_bits"))
+      .def("next_offset", &Dither::next_offset)
+      .def_property_readonly_static("chunk", [](py::object) { return Dither::kChunk; });
+
+  m.def("update_i8", [](Array<std::int8_t>& z, const Array<std::int8_t>& x, float a,
+                        const Array<std::int16_t>& c_packed, Dither& dither, const Backend& backend) {
+        return update(z, x, a, c_packed, dither, table(backend).update_i8);
+      }, nc("z"), nc("x"), py::arg("a"), nc("c_packed"), py::arg("dither"), be);
+  m.def("update_i16", [](Array<std::int16_t>& z, const Array<std::int16_t>& x, float a,
+                         const Array<std::int32_t>& c_packed, Dither& dither, const Backend& backend) {
+        return update(z, x, a, c_packed, dither, table(backend).update_i16);
+      }, nc("z"), nc("x"), py::arg("a"), nc("c_packed"), py::arg("dither"), be);
+  m.def("pack_offsets_i8", [](const Array<std::int16_t>& c) { return packed(c, kPackBlockI8); }, nc("c"));
+  m.def("pack_offsets_i16", [](const Array<std::int32_t>& c) { return packed(c, kPackBlockI16); }, nc("c"));
+
+  m.def("quantize_i8", [](const Array<float>& x, const Array<float>& scales, bool stochastic,
+                          std::uint64_t seed, const Backend& backend) {
+        return quantize_rows<std::int8_t>(x, scales, stochastic ? Rounding::stochastic : Rounding::nearest,
+                                          seed, table(backend).quantize_i8);
+      }, nc("x"), nc("scales"), py::arg("stochastic"), py::arg("seed"), be);
+  m.def("quantize_i16", [](const Array<float>& x, const Array<float>& scales, bool stochastic,
+                           std::uint64_t seed, const Backend& backend) {
+        return quantize_rows<std::int16_t>(x, scales, stochastic ? Rounding::stochastic : Rounding::nearest,
+                                           seed, table(backend).quantize_i16);
+      }, nc("x"), nc("scales"), py::arg("stochastic"), py::arg("seed"), be);
+  m.def("dequantize_i8", [](const Array<std::int8_t>& q, const Array<float>& scales, const Backend& backend) {
+        return dequantize_rows(q, scales, table(backend).dequantize_i8);
+      }, nc("q"), nc("scales"), be);
+  m.def("dequantize_i16", [](const Array<std::int16_t>& q, const Array<float>& scales, const Backend& backend) {
+        return dequantize_rows(q, scales, table(backend).dequantize_i16);
+      }, nc("q"), nc("scales"), be);
+
+  m.def("stream_sum", [](const Array<std::uint8_t>& p, const Backend& backend) {
+        const auto& t = table(backend);
+        py::gil_scoped_release nogil;
+        return t.stream_sum(p.data(), static_cast<std::size_t>(p.size()));
+      }, nc("p"), be);
+  m.def("fill_random", [](std::uint64_t seed, std::size_t n_blocks, const Backend& backend) {
+        const auto& t = table(backend);
+        Array<std::uint8_t> out(static_cast<py::ssize_t>(32 * n_blocks));
+        std::uint8_t* op = out.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          Xorshift128p4 rng(seed);
+          t.fill_random(rng, op, n_blocks);
+        }
+        return out;
+      }, py::arg("seed"), py::arg("n_blocks"), be);
+
+  m.def("time_kernel", [](const std::string& kernel, std::size_t n, std::size_t reps, std::size_t inner,
+                          const Backend& backend) {
+        const auto& t = table(backend);
+        py::gil_scoped_release nogil;
+        return time_kernel(t, kernel, n, reps, inner);
+      }, py::arg("kernel"), py::arg("n"), py::arg("reps"), py::arg("inner"), be);
+  m.def("kernel_bytes", &kernel_bytes, py::arg("kernel"), py::arg("n"));
+}

@@ -1,0 +1,189 @@
+// Per-element specifications shared by both backends.
+//
+// The scalar backend is built from these functions; the AVX2 backend uses
+// them for its scalar tails and its rare slow paths. Keeping one copy is what
+// makes the two backends agree bit for bit by construction, not by luck.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "lpcore/dither.hpp"
+#include "lpcore/kernels.hpp"
+#include "lpcore/rng.hpp"
+
+namespace lpcore::spec {
+
+inline std::int32_t sat16(std::int32_t v) { return std::clamp<std::int32_t>(v, -32768, 32767); }
+inline std::int32_t wrap32(std::int64_t v) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(v)));
+}
+
+// One term of dot_i8 as vpsignb / vpmaddubsw compute it: |a| * sign(a) * b,
+// where negating b = -128 wraps back to -128. Equals a * b whenever b != -128.
+inline std::int32_t dot_term_i8(std::int8_t a, std::int8_t b) {
+  const std::int32_t abs_a = a < 0 ? -static_cast<std::int32_t>(a) : a;
+  std::int32_t sb = b;
+  if (a < 0) sb = (b == -128) ? -128 : -static_cast<std::int32_t>(b);
+  if (a == 0) sb = 0;
+  return abs_a * sb;
+}
+
+// One adjacent pair of dot_i16 as vpmaddwd computes it (wrapping to int32).
+inline std::int64_t dot_pair_i16(std::int16_t a0, std::int16_t b0, std::int16_t a1, std::int16_t b1) {
+  return wrap32(std::int64_t{a0} * b0 + std::int64_t{a1} * b1);
+}
+
+struct Rounded {
+  std::int32_t value;
+  bool saturated;
+};
+
+// ---- int8 fused update -------------------------------------------------------
+// Fast path (|A| <= 128): the int16 pipeline of the AVX2 kernel, saturating
+// where vpaddsw / vpsubsw saturate.
+//   B = 256 z + r, P = |A| x, S = sat(c +- P), L = sat(B + S), v = L >> 8.
+// A coordinate counts as saturated when L sits on a rail: L == 32767 or
+// v == -128, i.e. the dithered value left [-127, 128 - 1/256).
+inline Rounded update_fast_i8(std::int8_t z, std::int8_t x, std::int32_t abs_A, bool negative,
+                              std::int16_t c, std::uint8_t r) {
+  const std::int32_t B = z * 256 + r;
+  const std::int32_t P = abs_A * x;
+  const std::int32_t S = sat16(negative ? c - P : c + P);
+  const std::int32_t L = sat16(B + S);
+  const std::int32_t v = L >> 8;
+  return {std::max(v, -127), L == 32767 || v == -128};
+}
+
+// Exact path for any multiplier, in int64: v = floor((256 z + r + c + A x) / 256).
+// Inside the fast path's domain (|A| <= 128, |c| <= 16383) the two agree.
+inline Rounded update_exact_i8(std::int8_t z, std::int8_t x, std::int64_t A, std::int16_t c,
+                               std::uint8_t r) {
+  const std::int64_t L = std::int64_t{z} * 256 + r + c + A * x;
+  const std::int64_t v = L >> 8;
+  return {static_cast<std::int32_t>(std::clamp<std::int64_t>(v, -127, 127)), L >= 32767 || L < -32512};
+}
+
+// ---- int16 fused update ------------------------------------------------------
+// Fast path (|A| <= 16384): int32 lanes, Q15, wrapping adds (no overflow in the
+// domain |c| <= 2^28).  B = 32768 z + (r >> 1), L = B + c + A x, v = L >> 15.
+inline Rounded update_fast_i16(std::int16_t z, std::int16_t x, std::int32_t A, std::int32_t c,
+                               std::uint16_t r) {
+  const std::int32_t B = z * 32768 + (r >> 1);
+  const std::int32_t S = wrap32(std::int64_t{c} + std::int64_t{A} * x);
+  const std::int32_t L = wrap32(std::int64_t{B} + S);
+  const std::int32_t v = L >> 15;
+  return {std::clamp(v, -32767, 32767), v < -32767 || v > 32767};
+}
+
+inline Rounded update_exact_i16(std::int16_t z, std::int16_t x, std::int64_t A, std::int32_t c,
+                                std::uint16_t r) {
+  const std::int64_t L = std::int64_t{z} * 32768 + (r >> 1) + c + A * x;
+  const std::int64_t v = L >> 15;
+  return {static_cast<std::int32_t>(std::clamp<std::int64_t>(v, -32767, 32767)), v < -32767 || v > 32767};
+}
+
+inline std::uint16_t load_u16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
+
+// ---- quantization ------------------------------------------------------------
+// y = x / scale, NaN -> 0, clamped to +-(qmax + 1); then
+//   nearest:    q = nearbyint(y)            (ties to even)
+//   stochastic: q = floor(y) + [u < y - floor(y)],  u = (r >> 8) * 2^-24
+// and finally clamped to +-qmax (a clipped value is reported).
+inline Rounded quantize_one(float x, float scale, float qmax, Rounding rounding, std::uint32_t r) {
+  const float lo = -(qmax + 1.0f), hi = qmax + 1.0f;
+  float y = x / scale;
+  if (!(y == y)) y = 0.0f;
+  y = y < lo ? lo : y;
+  y = y > hi ? hi : y;
+  float q;
+  if (rounding == Rounding::nearest) {
+    q = std::nearbyint(y);
+  } else {
+    const float fl = std::floor(y);
+    const float u = static_cast<float>(r >> 8) * 0x1p-24f;
+    q = fl + ((u < y - fl) ? 1.0f : 0.0f);
+  }
+  const bool clipped = q > qmax || q < -qmax;
+  q = q > qmax ? qmax : q;
+  q = q < -qmax ? -qmax : q;
+  return {static_cast<std::int32_t>(q), clipped};
+}
+
+// Quantize elements [begin, n) in groups of 8; stochastic rounding draws one
+// 32-byte block per group (a partial final group too).
+template <class T>
+std::size_t quantize_range(const float* x, std::size_t begin, std::size_t n, float scale,
+                           Rounding rounding, Xorshift128p4& rng, T* q, float qmax) {
+  std::size_t clipped = 0;
+  for (std::size_t g = begin; g < n; g += 8) {
+    std::uint32_t words[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (rounding == Rounding::stochastic) {
+      std::uint64_t block[4];
+      rng.next_block(block);
+      for (int k = 0; k < 4; ++k) {
+        words[2 * k] = static_cast<std::uint32_t>(block[k]);
+        words[2 * k + 1] = static_cast<std::uint32_t>(block[k] >> 32);
+      }
+    }
+    const std::size_t end = std::min(n, g + 8);
+    for (std::size_t i = g; i < end; ++i) {
+      const Rounded r = quantize_one(x[i], scale, qmax, rounding, words[i - g]);
+      q[i] = static_cast<T>(r.value);
+      clipped += r.saturated;
+    }
+  }
+  return clipped;
+}
+
+// ---- fused-update drivers ----------------------------------------------------
+// Walk the coordinates chunk by chunk, drawing one dither offset per chunk,
+// and call `body(begin, count, dither_ptr)` for each chunk.
+template <class Body>
+void for_each_chunk(std::size_t n, Dither& dither, Body&& body) {
+  for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
+    const std::size_t m = std::min(Dither::kChunk, n - c0);
+    body(c0, m, dither.next_offset());
+  }
+}
+
+// Scalar processing of coordinates [c0 + k0, c0 + m) of one chunk.
+inline std::size_t update_chunk_i8(std::int8_t* z, const std::int8_t* x, std::int64_t A,
+                                   const std::int16_t* c, std::size_t n, std::size_t c0,
+                                   std::size_t k0, std::size_t m, const std::uint8_t* r) {
+  std::size_t sat = 0;
+  const bool fast = A >= -UpdateFormat::kMaxMulI8 && A <= UpdateFormat::kMaxMulI8;
+  const std::int32_t abs_A = static_cast<std::int32_t>(A < 0 ? -A : A);
+  for (std::size_t k = k0; k < m; ++k) {
+    const std::size_t i = c0 + k;
+    const std::int16_t ci = c[packed_index(i, n, kPackBlockI8)];
+    const Rounded o = fast ? update_fast_i8(z[i], x[i], abs_A, A < 0, ci, r[k ^ 1])
+                           : update_exact_i8(z[i], x[i], A, ci, r[k ^ 1]);
+    z[i] = static_cast<std::int8_t>(o.value);
+    sat += o.saturated;
+  }
+  return sat;
+}
+
+inline std::size_t update_chunk_i16(std::int16_t* z, const std::int16_t* x, std::int64_t A,
+                                    const std::int32_t* c, std::size_t n, std::size_t c0,
+                                    std::size_t k0, std::size_t m, const std::uint8_t* r) {
+  std::size_t sat = 0;
+  const bool fast = A >= -UpdateFormat::kMaxMulI16 && A <= UpdateFormat::kMaxMulI16;
+  for (std::size_t k = k0; k < m; ++k) {
+    const std::size_t i = c0 + k;
+    const std::int32_t ci = c[packed_index(i, n, kPackBlockI16)];
+    const std::uint16_t ri = load_u16(r + 2 * (k ^ 1));
+    const Rounded o = fast ? update_fast_i16(z[i], x[i], static_cast<std::int32_t>(A), ci, ri)
+                           : update_exact_i16(z[i], x[i], A, ci, ri);
+    z[i] = static_cast<std::int16_t>(o.value);
+    sat += o.saturated;
+  }
+  return sat;
+}
+
+}  // namespace lpcore::spec

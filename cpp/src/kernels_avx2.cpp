@@ -1,0 +1,379 @@
+// The AVX2 + FMA backend. Every function carries a target attribute instead of
+// the whole file being built with -mavx2, so the extension still loads on a CPU
+// without AVX2; dispatch.cpp only hands these out after checking the CPU.
+//
+// Each kernel is a full-vector body plus the scalar specification
+// (kernel_spec.hpp) for its tail, and must agree with lpcore::scalar bit for bit.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernel_spec.hpp"
+#include "lpcore/dither.hpp"
+#include "lpcore/kernels.hpp"
+#include "lpcore/rng.hpp"
+
+#define LPCORE_AVX2 __attribute__((target("avx2,fma")))
+
+namespace lpcore::avx2 {
+namespace {
+
+LPCORE_AVX2 inline __m256i load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+LPCORE_AVX2 inline void store(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+
+// Sum of eight int32 lanes, widened so that it cannot overflow.
+LPCORE_AVX2 inline std::int64_t hsum_i32(__m256i v) {
+  const __m256i w = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
+                                     _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+  alignas(32) std::int64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), w);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+LPCORE_AVX2 inline std::uint64_t hsum_u64(__m256i v) {
+  alignas(32) std::uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), v);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+// Four xorshift128+ lanes in two registers (see rng.hpp for the scalar twin).
+struct VecRng {
+  __m256i s0, s1;
+  LPCORE_AVX2 explicit VecRng(const Xorshift128p4& g) : s0(load(g.s0)), s1(load(g.s1)) {}
+  LPCORE_AVX2 void save(Xorshift128p4& g) const {
+    store(g.s0, s0);
+    store(g.s1, s1);
+  }
+  LPCORE_AVX2 __m256i next() {
+    __m256i a = s0;
+    const __m256i b = s1;
+    const __m256i out = _mm256_add_epi64(a, b);
+    s0 = b;
+    a = _mm256_xor_si256(a, _mm256_slli_epi64(a, 23));
+    s1 = _mm256_xor_si256(_mm256_xor_si256(a, b),
+                          _mm256_xor_si256(_mm256_srli_epi64(a, 18), _mm256_srli_epi64(b, 5)));
+    return out;
+  }
+};
+
+// dot_i8 on 32 bytes: vpsignb moves a's sign onto b so vpmaddubsw can take |a|
+// as its unsigned operand; pair sums stay within int16 (|sum| <= 2*128*128).
+LPCORE_AVX2 inline __m256i dot_i8_step(const std::int8_t* a, const std::int8_t* b) {
+  const __m256i va = load(a), vb = load(b);
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+}  // namespace
+
+LPCORE_AVX2 std::int64_t dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t n) {
+  // Each int32 lane grows by at most 4 * 2^14 per step; flushing every 2^14
+  // steps of one accumulator keeps it below 2^30.
+  constexpr std::size_t kFlush = std::size_t{1} << 21;  // elements per flush (128 per step)
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (n - i >= 128) {
+    const std::size_t end = i + std::min(kFlush, (n - i) / 128 * 128);
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (; i < end; i += 128) {
+      acc0 = _mm256_add_epi32(acc0, dot_i8_step(a + i, b + i));
+      acc1 = _mm256_add_epi32(acc1, dot_i8_step(a + i + 32, b + i + 32));
+      acc2 = _mm256_add_epi32(acc2, dot_i8_step(a + i + 64, b + i + 64));
+      acc3 = _mm256_add_epi32(acc3, dot_i8_step(a + i + 96, b + i + 96));
+    }
+    total += hsum_i32(acc0) + hsum_i32(acc1) + hsum_i32(acc2) + hsum_i32(acc3);
+  }
+  for (; i + 32 <= n; i += 32) total += hsum_i32(dot_i8_step(a + i, b + i));
+  for (; i < n; ++i) total += spec::dot_term_i8(a[i], b[i]);
+  return total;
+}
+
+LPCORE_AVX2 std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n) {
+  // vpmaddwd pair sums can reach 2^31, so each is split into its low 16 bits
+  // (unsigned) and high 16 bits (signed); both sums are flushed every 2^13 steps.
+  constexpr std::size_t kFlush = std::size_t{1} << 18;  // elements per flush (32 per step)
+  const __m256i low16 = _mm256_set1_epi32(0xFFFF);
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (n - i >= 32) {
+    const std::size_t end = i + std::min(kFlush, (n - i) / 32 * 32);
+    __m256i lo = _mm256_setzero_si256(), hi = lo;
+    for (; i < end; i += 32) {
+      const __m256i p0 = _mm256_madd_epi16(load(a + i), load(b + i));
+      const __m256i p1 = _mm256_madd_epi16(load(a + i + 16), load(b + i + 16));
+      lo = _mm256_add_epi32(lo, _mm256_add_epi32(_mm256_and_si256(p0, low16), _mm256_and_si256(p1, low16)));
+      hi = _mm256_add_epi32(hi, _mm256_add_epi32(_mm256_srai_epi32(p0, 16), _mm256_srai_epi32(p1, 16)));
+    }
+    total += hsum_i32(lo) + 65536 * hsum_i32(hi);
+  }
+  for (; i + 2 <= n; i += 2) total += spec::dot_pair_i16(a[i], b[i], a[i + 1], b[i + 1]);
+  if (i < n) total += std::int64_t{a[i]} * b[i];
+  return total;
+}
+
+LPCORE_AVX2 float dot_f32(const float* a, const float* b, std::size_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+  float h = _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+  for (; i < n; ++i) h = std::fma(a[i], b[i], h);
+  return h;
+}
+
+LPCORE_AVX2 void axpy_f32(float a, const float* x, float* y, std::size_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+  }
+  for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+}
+
+LPCORE_AVX2 void update_f32(float* w, const float* x, float a, const float* c, std::size_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wc = _mm256_add_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(c + i));
+    _mm256_storeu_ps(w + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), wc));
+  }
+  for (; i < n; ++i) w[i] = std::fma(a, x[i], w[i] + c[i]);
+}
+
+namespace {
+
+// The int8 fused update on `blocks` full blocks of 32 coordinates.
+//
+// Layout trick: read as int16 lanes, z already holds every odd coordinate in
+// a lane's high byte, and vpblendvb drops a dither byte under it, so
+// B = 256 z + r costs one blend (odd) or a shift and a blend (even) and no
+// widening. vpmaddubsw with |A| in one byte of each pair multiplies only the
+// even or only the odd coordinates. The results are the high bytes of the
+// int16 lanes, which one shift and one blend gather back in order.
+template <bool kNegative>
+LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
+                                         std::size_t blocks, const std::uint8_t* r, std::int32_t abs_A) {
+  const __m256i k_even = _mm256_set1_epi16(static_cast<short>(abs_A));
+  const __m256i k_odd = _mm256_set1_epi16(static_cast<short>(static_cast<std::uint32_t>(abs_A) << 8));
+  const __m256i high_bytes = _mm256_set1_epi16(static_cast<short>(0xFF00));
+  const __m256i low_bytes = _mm256_set1_epi16(0x00FF);
+  const __m256i rail = _mm256_set1_epi16(32767);
+  const __m256i minus128 = _mm256_set1_epi8(-128), minus127 = _mm256_set1_epi8(-127);
+  __m256i count = _mm256_setzero_si256();  // per-byte counts, <= kChunk / 32 = 128
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t p = 32 * b;
+    const __m256i zv = load(z + p), xv = load(x + p);
+    // B = 256 z + r  (dither r = table[offset + (k ^ 1)])
+    const __m256i b_odd = _mm256_blendv_epi8(load(r + p), zv, high_bytes);
+    const __m256i b_even = _mm256_blendv_epi8(_mm256_slli_epi16(zv, 8), load(r + p + 1), low_bytes);
+    // S = c +- |A| x
+    const __m256i p_even = _mm256_maddubs_epi16(k_even, xv), p_odd = _mm256_maddubs_epi16(k_odd, xv);
+    __m256i s_even, s_odd;
+    if constexpr (kNegative) {
+      s_even = _mm256_subs_epi16(load(c + p), p_even);
+      s_odd = _mm256_subs_epi16(load(c + p + 16), p_odd);
+    } else {
+      s_even = _mm256_adds_epi16(load(c + p), p_even);
+      s_odd = _mm256_adds_epi16(load(c + p + 16), p_odd);
+    }
+    // L = B + S; the new value is L >> 8, the high byte.
+    const __m256i l_even = _mm256_adds_epi16(b_even, s_even), l_odd = _mm256_adds_epi16(b_odd, s_odd);
+    const __m256i v = _mm256_blendv_epi8(_mm256_srli_epi16(l_even, 8), l_odd, high_bytes);
+    const __m256i on_rail = _mm256_or_si256(
+        _mm256_blendv_epi8(_mm256_cmpeq_epi16(l_even, rail), _mm256_cmpeq_epi16(l_odd, rail), high_bytes),
+        _mm256_cmpeq_epi8(v, minus128));
+    count = _mm256_sub_epi8(count, on_rail);
+    store(z + p, _mm256_max_epi8(v, minus127));
+  }
+  return hsum_u64(_mm256_sad_epu8(count, _mm256_setzero_si256()));
+}
+
+// The int16 fused update on `blocks` full blocks of 16 coordinates: the same
+// layout trick one size up (int32 lanes, Q15, vpmaddwd, vpblendw).
+LPCORE_AVX2 std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
+                                          std::size_t blocks, const std::uint8_t* r, std::int32_t A) {
+  const __m256i k_even = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) & 0xFFFFu));
+  const __m256i k_odd = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) << 16));
+  const __m256i hi = _mm256_set1_epi32(32767), lo = _mm256_set1_epi32(-32767);
+  __m256i count = _mm256_setzero_si256();
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t p = 16 * b;
+    const __m256i zv = load(z + p), xv = load(x + p);
+    // B = 32768 z + (r >> 1)
+    const __m256i b_odd = _mm256_srai_epi32(_mm256_blend_epi16(load(r + 2 * p), zv, 0xAA), 1);
+    const __m256i b_even = _mm256_srai_epi32(_mm256_blend_epi16(_mm256_slli_epi32(zv, 16), load(r + 2 * p + 2), 0x55), 1);
+    // L = B + (c + A x)
+    const __m256i l_even = _mm256_add_epi32(b_even, _mm256_add_epi32(load(c + p), _mm256_madd_epi16(xv, k_even)));
+    const __m256i l_odd = _mm256_add_epi32(b_odd, _mm256_add_epi32(load(c + p + 8), _mm256_madd_epi16(xv, k_odd)));
+    const __m256i v_even = _mm256_srai_epi32(l_even, 15), v_odd = _mm256_srai_epi32(l_odd, 15);
+    const __m256i out_even = _mm256_or_si256(_mm256_cmpgt_epi32(v_even, hi), _mm256_cmpgt_epi32(lo, v_even));
+    const __m256i out_odd = _mm256_or_si256(_mm256_cmpgt_epi32(v_odd, hi), _mm256_cmpgt_epi32(lo, v_odd));
+    count = _mm256_sub_epi32(count, _mm256_add_epi32(out_even, out_odd));
+    const __m256i res_even = _mm256_min_epi32(_mm256_max_epi32(v_even, lo), hi);
+    const __m256i res_odd = _mm256_min_epi32(_mm256_max_epi32(v_odd, lo), hi);
+    store(z + p, _mm256_blend_epi16(res_even, _mm256_slli_epi32(res_odd, 16), 0xAA));
+  }
+  return static_cast<std::size_t>(hsum_i32(count));
+}
+
+}  // namespace
+
+LPCORE_AVX2 std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,
+                                  std::size_t n, Dither& dither) {
+  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI8);
+  const bool fast = A >= -UpdateFormat::kMaxMulI8 && A <= UpdateFormat::kMaxMulI8;
+  const std::int32_t abs_A = static_cast<std::int32_t>(A < 0 ? -A : A);
+  std::size_t sat = 0;
+  for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
+    const std::size_t m = std::min(Dither::kChunk, n - c0);
+    const std::uint8_t* r = dither.table.data() + dither.next_offset();
+    std::size_t done = 0;
+    if (fast) {
+      const std::size_t blocks = m / 32;
+      sat += A < 0 ? update_blocks_i8<true>(z + c0, x + c0, c + c0, blocks, r, abs_A)
+                   : update_blocks_i8<false>(z + c0, x + c0, c + c0, blocks, r, abs_A);
+      done = 32 * blocks;
+    }
+    sat += spec::update_chunk_i8(z, x, A, c, n, c0, done, m, r);
+  }
+  return sat;
+}
+
+LPCORE_AVX2 std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
+                                   std::size_t n, Dither& dither) {
+  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI16);
+  const bool fast = A >= -UpdateFormat::kMaxMulI16 && A <= UpdateFormat::kMaxMulI16;
+  std::size_t sat = 0;
+  for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
+    const std::size_t m = std::min(Dither::kChunk, n - c0);
+    const std::uint8_t* r = dither.table.data() + 2 * dither.next_offset();
+    std::size_t done = 0;
+    if (fast) {
+      const std::size_t blocks = m / 16;
+      sat += update_blocks_i16(z + c0, x + c0, c + c0, blocks, r, static_cast<std::int32_t>(A));
+      done = 16 * blocks;
+    }
+    sat += spec::update_chunk_i16(z, x, A, c, n, c0, done, m, r);
+  }
+  return sat;
+}
+
+namespace {
+
+// Quantize the full groups of 8; returns the clipped count and leaves the
+// partial final group (and the generator state) for the scalar specification.
+LPCORE_AVX2 std::size_t quantize_groups(const float* x, std::size_t groups, float scale, Rounding rounding,
+                                        Xorshift128p4& rng, float qmax, __m256i* out32, std::size_t& clipped) {
+  const __m256 vscale = _mm256_set1_ps(scale), vq = _mm256_set1_ps(qmax), vnq = _mm256_set1_ps(-qmax);
+  const __m256 lo = _mm256_set1_ps(-(qmax + 1.0f)), hi = _mm256_set1_ps(qmax + 1.0f);
+  const __m256 one = _mm256_set1_ps(1.0f), inv24 = _mm256_set1_ps(0x1p-24f);
+  VecRng g(rng);
+  for (std::size_t k = 0; k < groups; ++k) {
+    __m256 y = _mm256_div_ps(_mm256_loadu_ps(x + 8 * k), vscale);
+    y = _mm256_and_ps(y, _mm256_cmp_ps(y, y, _CMP_ORD_Q));  // NaN -> 0
+    y = _mm256_min_ps(_mm256_max_ps(y, lo), hi);
+    __m256 q;
+    if (rounding == Rounding::nearest) {
+      q = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    } else {
+      const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(g.next(), 8)), inv24);
+      const __m256 fl = _mm256_floor_ps(y);
+      q = _mm256_add_ps(fl, _mm256_and_ps(_mm256_cmp_ps(u, _mm256_sub_ps(y, fl), _CMP_LT_OQ), one));
+    }
+    const __m256 out = _mm256_or_ps(_mm256_cmp_ps(q, vq, _CMP_GT_OQ), _mm256_cmp_ps(q, vnq, _CMP_LT_OQ));
+    clipped += static_cast<std::size_t>(__builtin_popcount(_mm256_movemask_ps(out)));
+    out32[k] = _mm256_cvtps_epi32(_mm256_max_ps(_mm256_min_ps(q, vq), vnq));
+  }
+  g.save(rng);
+  return groups;
+}
+
+template <class T>
+LPCORE_AVX2 std::size_t quantize_avx2(const float* x, std::size_t n, float scale, Rounding rounding,
+                                      Xorshift128p4& rng, T* q, float qmax) {
+  std::size_t clipped = 0;
+  constexpr std::size_t kBatch = 64;  // groups of 8 per batch
+  __m256i buf[kBatch];
+  std::size_t i = 0;
+  while (n - i >= 8) {
+    const std::size_t groups = std::min(kBatch, (n - i) / 8);
+    quantize_groups(x + i, groups, scale, rounding, rng, qmax, buf, clipped);
+    for (std::size_t k = 0; k < groups; ++k) {
+      // int32 -> int16 (in order) -> int8; the values are already within range.
+      const __m256i p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(buf[k], buf[k]), 0x08);
+      const __m128i w16 = _mm256_castsi256_si128(p16);
+      if constexpr (sizeof(T) == 2) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 8 * k), w16);
+      } else {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i + 8 * k), _mm_packs_epi16(w16, w16));
+      }
+    }
+    i += 8 * groups;
+  }
+  return clipped + spec::quantize_range(x, i, n, scale, rounding, rng, q, qmax);
+}
+
+}  // namespace
+
+LPCORE_AVX2 std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,
+                                    Xorshift128p4& rng, std::int8_t* q) {
+  return quantize_avx2(x, n, scale, rounding, rng, q, 127.0f);
+}
+
+LPCORE_AVX2 std::size_t quantize_i16(const float* x, std::size_t n, float scale, Rounding rounding,
+                                     Xorshift128p4& rng, std::int16_t* q) {
+  return quantize_avx2(x, n, scale, rounding, rng, q, 32767.0f);
+}
+
+LPCORE_AVX2 void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
+  }
+  for (; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
+}
+
+LPCORE_AVX2 void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
+  }
+  for (; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
+}
+
+LPCORE_AVX2 std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n) {
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i acc0 = zero, acc1 = zero, acc2 = zero, acc3 = zero;
+  std::size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    acc0 = _mm256_add_epi64(acc0, _mm256_sad_epu8(load(p + i), zero));
+    acc1 = _mm256_add_epi64(acc1, _mm256_sad_epu8(load(p + i + 32), zero));
+    acc2 = _mm256_add_epi64(acc2, _mm256_sad_epu8(load(p + i + 64), zero));
+    acc3 = _mm256_add_epi64(acc3, _mm256_sad_epu8(load(p + i + 96), zero));
+  }
+  std::uint64_t s = hsum_u64(_mm256_add_epi64(_mm256_add_epi64(acc0, acc1), _mm256_add_epi64(acc2, acc3)));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+LPCORE_AVX2 void fill_random(Xorshift128p4& rng, std::uint8_t* out, std::size_t n_blocks) {
+  VecRng g(rng);
+  for (std::size_t b = 0; b < n_blocks; ++b) store(out + 32 * b, g.next());
+  g.save(rng);
+}
+
+}  // namespace lpcore::avx2

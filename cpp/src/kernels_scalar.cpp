@@ -1,0 +1,103 @@
+// The scalar backend: the specification of every kernel (see kernels.hpp).
+#include <cmath>
+#include <cstring>
+
+#include "kernel_spec.hpp"
+#include "lpcore/dither.hpp"
+#include "lpcore/kernels.hpp"
+#include "lpcore/rng.hpp"
+
+namespace lpcore::scalar {
+
+std::int64_t dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t n) {
+  std::int64_t s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += spec::dot_term_i8(a[i], b[i]);
+  return s;
+}
+
+std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n) {
+  std::int64_t s = 0;
+  std::size_t i = 0;
+  for (; i + 2 <= n; i += 2) s += spec::dot_pair_i16(a[i], b[i], a[i + 1], b[i + 1]);
+  if (i < n) s += std::int64_t{a[i]} * b[i];
+  return s;
+}
+
+float dot_f32(const float* a, const float* b, std::size_t n) {
+  // 4 accumulators x 8 lanes, exactly as the AVX2 kernel lays them out.
+  float acc[4][8] = {};
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int v = 0; v < 4; ++v)
+      for (int l = 0; l < 8; ++l) acc[v][l] = std::fma(a[i + 8 * v + l], b[i + 8 * v + l], acc[v][l]);
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[0][l] = std::fma(a[i + l], b[i + l], acc[0][l]);
+  float s[8], h4[4];
+  for (int l = 0; l < 8; ++l) s[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+  for (int k = 0; k < 4; ++k) h4[k] = s[k] + s[k + 4];
+  float h = (h4[0] + h4[2]) + (h4[1] + h4[3]);
+  for (; i < n; ++i) h = std::fma(a[i], b[i], h);
+  return h;
+}
+
+void axpy_f32(float a, const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+}
+
+void update_f32(float* w, const float* x, float a, const float* c, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) w[i] = std::fma(a, x[i], w[i] + c[i]);
+}
+
+std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,
+                      std::size_t n, Dither& dither) {
+  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI8);
+  std::size_t sat = 0;
+  spec::for_each_chunk(n, dither, [&](std::size_t c0, std::size_t m, std::size_t off) {
+    sat += spec::update_chunk_i8(z, x, A, c, n, c0, 0, m, dither.table.data() + off);
+  });
+  return sat;
+}
+
+std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
+                       std::size_t n, Dither& dither) {
+  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI16);
+  std::size_t sat = 0;
+  spec::for_each_chunk(n, dither, [&](std::size_t c0, std::size_t m, std::size_t off) {
+    sat += spec::update_chunk_i16(z, x, A, c, n, c0, 0, m, dither.table.data() + 2 * off);
+  });
+  return sat;
+}
+
+std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,
+                        Xorshift128p4& rng, std::int8_t* q) {
+  return spec::quantize_range(x, 0, n, scale, rounding, rng, q, 127.0f);
+}
+
+std::size_t quantize_i16(const float* x, std::size_t n, float scale, Rounding rounding,
+                         Xorshift128p4& rng, std::int16_t* q) {
+  return spec::quantize_range(x, 0, n, scale, rounding, rng, q, 32767.0f);
+}
+
+void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x) {
+  for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
+}
+
+void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x) {
+  for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
+}
+
+std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += p[i];
+  return s;
+}
+
+void fill_random(Xorshift128p4& rng, std::uint8_t* out, std::size_t n_blocks) {
+  std::uint64_t block[4];
+  for (std::size_t b = 0; b < n_blocks; ++b) {
+    rng.next_block(block);
+    std::memcpy(out + 32 * b, block, 32);
+  }
+}
+
+}  // namespace lpcore::scalar

@@ -1,0 +1,13 @@
+"""lpcore: low-precision linear-model training on the CPU.
+
+The compute core is C++ with 8- and 16-bit integer AVX2 kernels, chosen at
+import time (see :func:`backend`). Low-level kernels are in
+:mod:`lpcore.kernels`.
+"""
+
+from ._backend import backend, supported_backends
+from .quantize import dequantize, quantize
+
+__version__ = "0.1.0"
+
+__all__ = ["backend", "dequantize", "quantize", "supported_backends", "__version__"]

@@ -1,0 +1,130 @@
+"""Fused stochastic-rounding updates: bit-exact backends, exact arithmetic, unbiased."""
+
+import numpy as np
+import pytest
+import reference
+from conftest import BACKENDS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lpcore import kernels
+
+LIM = {8: 127, 16: 32767}
+CMAX = kernels.MAX_OFFSET
+UPDATE = {8: kernels.update_i8, 16: kernels.update_i16}
+LENGTHS = list(range(0, 66)) + [4095, 4096, 4097, 9000]
+# Fast path (|a| <= 1/2), both signs, zero, and the exact slow path.
+MULTIPLIERS = [0.0, 0.03, -0.03, 0.5, -0.5, 0.77, -2.5, 1e6]
+
+
+def random_case(rng, bits, n, extreme=False):
+    lim, cmax = LIM[bits], CMAX[bits]
+    if extreme:
+        z = rng.choice([-lim, lim], n)
+        x = rng.choice([-lim, lim], n)
+        c = rng.choice([-cmax, cmax], n)
+    else:
+        z = rng.integers(-lim, lim + 1, n)
+        x = rng.integers(-lim, lim + 1, n)
+        c = rng.integers(-cmax // 8, cmax // 8, n)
+    return z, x, c
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_backends_agree_bit_for_bit(bits):
+    rng = np.random.default_rng(bits)
+    for n in LENGTHS:
+        for a in MULTIPLIERS:
+            for extreme in (False, True):
+                z, x, c = random_case(rng, bits, n, extreme)
+                outs = [UPDATE[bits](z, x, a, c, random_state=n, backend=be) for be in BACKENDS]
+                for z_new, n_sat in outs[1:]:
+                    assert np.array_equal(z_new, outs[0][0]) and n_sat == outs[0][1], (n, a, extreme)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("a", MULTIPLIERS)
+def test_matches_exact_reference(bits, a, backend):
+    rng = np.random.default_rng(abs(hash((bits, a))) % 2**32)
+    for n in [0, 1, 2, 33, 64, 4097]:
+        for extreme in (False, True):
+            z, x, c = random_case(rng, bits, n, extreme)
+            seed = int(rng.integers(2**62))
+            got = UPDATE[bits](z, x, a, c, random_state=seed, backend=backend)
+            want = reference.update_reference(z, x, a, c, seed, bits)
+            assert np.array_equal(got[0], want[0])
+            assert got[1] == want[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 200), st.floats(-0.6, 0.6), st.integers(0, 2**62), st.sampled_from([8, 16]))
+def test_random_differential(n, a, seed, bits):
+    rng = np.random.default_rng(seed % 2**32)
+    z, x, c = random_case(rng, bits, n)
+    want = reference.update_reference(z, x, a, c, seed, bits)
+    for be in BACKENDS:
+        got = UPDATE[bits](z, x, a, c, random_state=seed, backend=be)
+        assert np.array_equal(got[0], want[0]) and got[1] == want[1]
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_unbiased_over_seeds(bits):
+    """Mean over 10^5 seeds lies within 4 standard errors of z + a*x + c/2^F."""
+    frac = 8 if bits == 8 else 15
+    rng = np.random.default_rng(11)
+    n = 40
+    z = rng.integers(-60, 60, n)
+    x = rng.integers(-LIM[bits], LIM[bits] + 1, n)
+    a = 0.0123 if bits == 8 else 1.3e-4
+    c = rng.integers(-3 * 2**frac, 3 * 2**frac, n)
+    target = z + np.float64(np.float32(a)) * x + c / 2.0**frac
+    seeds = 100_000
+    samples = np.empty((seeds, n))
+    dither = None
+    for s in range(seeds):
+        samples[s] = UPDATE[bits](z, x, a, c, random_state=s)[0]
+    mean = samples.mean(axis=0)
+    se = samples.std(axis=0, ddof=1) / np.sqrt(seeds)
+    assert (se > 0).all()  # every coordinate really is rounded at random
+    assert np.all(np.abs(mean - target) <= 4 * se), np.max(np.abs(mean - target) / se)
+    assert dither is None
+
+
+def test_dither_stream_continues_across_calls(backend):
+    z = np.zeros(100, dtype=np.int8)
+    c = np.full(100, 128)  # +1/2 step: each coordinate rounds up with probability 1/2
+    d = kernels.Dither(5)
+    first, _ = kernels.update_i8(z, z, 0.0, c, dither=d, backend=backend)
+    second, _ = kernels.update_i8(z, z, 0.0, c, dither=d, backend=backend)
+    assert not np.array_equal(first, second)
+    again, _ = kernels.update_i8(z, z, 0.0, c, random_state=5, backend=backend)
+    assert np.array_equal(first, again)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_saturation_is_clipped_and_counted(bits, backend):
+    lim = LIM[bits]
+    n = 300
+    z = np.full(n, lim - 1)
+    x = np.full(n, lim)
+    z_new, n_sat = UPDATE[bits](z, x, 0.4, np.zeros(n, dtype=np.int64), random_state=0, backend=backend)
+    assert (z_new == lim).all() and n_sat == n
+    z_new, n_sat = UPDATE[bits](-z, x, -0.4, np.zeros(n, dtype=np.int64), random_state=0, backend=backend)
+    assert (z_new == -lim).all() and n_sat == n
+    z_new, n_sat = UPDATE[bits](np.zeros(n, dtype=np.int64), x, 0.5 / lim, np.zeros(n, dtype=np.int64), random_state=0, backend=backend)
+    assert n_sat == 0 and np.abs(z_new).max() <= 1
+
+
+def test_bad_input():
+    z = np.zeros(4, dtype=np.int8)
+    with pytest.raises(ValueError, match=r"\|c\| <= 16383"):
+        kernels.update_i8(z, z, 0.1, [0, 0, 0, 16384])
+    with pytest.raises(ValueError, match="finite"):
+        kernels.update_i8(z, z, float("nan"), [0, 0, 0, 0])
+    with pytest.raises(ValueError, match="shape"):
+        kernels.update_i8(z, z, 0.1, [0, 0, 0])
+    with pytest.raises(ValueError, match="equal length"):
+        kernels.update_i8(z, z[:3], 0.1, [0, 0, 0, 0])
+    with pytest.raises(ValueError, match="grid"):
+        kernels.update_i8(np.array([0, 0, 0, -128]), z, 0.1, [0, 0, 0, 0])
+    with pytest.raises(TypeError, match="Dither"):
+        kernels.update_i8(z, z, 0.1, [0, 0, 0, 0], dither="not a dither")
