@@ -22,6 +22,11 @@ namespace {
 LPCORE_AVX2 inline __m256i load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 LPCORE_AVX2 inline void store(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
 
+// Software prefetch distance for streaming loops: out of cache it keeps more
+// lines in flight than the hardware prefetcher alone (never faults).
+constexpr std::size_t kPrefetchBytes = 1024;
+LPCORE_AVX2 inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+
 // Sum of eight int32 lanes, widened so that it cannot overflow.
 LPCORE_AVX2 inline std::int64_t hsum_i32(__m256i v) {
   const __m256i w = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
@@ -77,6 +82,10 @@ LPCORE_AVX2 std::int64_t dot_i8(const std::int8_t* a, const std::int8_t* b, std:
     const std::size_t end = i + std::min(kFlush, (n - i) / 128 * 128);
     __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     for (; i < end; i += 128) {
+      prefetch(a + i + kPrefetchBytes);
+      prefetch(a + i + kPrefetchBytes + 64);
+      prefetch(b + i + kPrefetchBytes);
+      prefetch(b + i + kPrefetchBytes + 64);
       acc0 = _mm256_add_epi32(acc0, dot_i8_step(a + i, b + i));
       acc1 = _mm256_add_epi32(acc1, dot_i8_step(a + i + 32, b + i + 32));
       acc2 = _mm256_add_epi32(acc2, dot_i8_step(a + i + 64, b + i + 64));
@@ -172,6 +181,10 @@ LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, c
   __m256i count = _mm256_setzero_si256();  // per-byte counts, <= kChunk / 32 = 128
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::size_t p = 32 * b;
+    prefetch(z + p + kPrefetchBytes);
+    prefetch(x + p + kPrefetchBytes);
+    prefetch(c + p + kPrefetchBytes / 2);
+    prefetch(c + p + kPrefetchBytes / 2 + 32);
     const __m256i zv = load(z + p), xv = load(x + p);
     // B = 256 z + r  (dither r = table[offset + (k ^ 1)])
     const __m256i b_odd = _mm256_blendv_epi8(load(r + p), zv, high_bytes);
@@ -356,6 +369,8 @@ LPCORE_AVX2 void dequantize_i16(const std::int16_t* q, std::size_t n, float scal
 }
 
 LPCORE_AVX2 std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n) {
+  // One sequential stream, four loads in flight; the hardware prefetcher does
+  // better here alone than with software prefetch or two interleaved streams.
   const __m256i zero = _mm256_setzero_si256();
   __m256i acc0 = zero, acc1 = zero, acc2 = zero, acc3 = zero;
   std::size_t i = 0;
