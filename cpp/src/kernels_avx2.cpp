@@ -179,12 +179,7 @@ LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, c
   const __m256i rail = _mm256_set1_epi16(32767);
   const __m256i minus128 = _mm256_set1_epi8(-128), minus127 = _mm256_set1_epi8(-127);
   __m256i count = _mm256_setzero_si256();  // per-byte counts, <= kChunk / 32 = 128
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const std::size_t p = 32 * b;
-    prefetch(z + p + kPrefetchBytes);
-    prefetch(x + p + kPrefetchBytes);
-    prefetch(c + p + kPrefetchBytes / 2);
-    prefetch(c + p + kPrefetchBytes / 2 + 32);
+  const auto block = [&](std::size_t p) __attribute__((always_inline, target("avx2,fma"))) {
     const __m256i zv = load(z + p), xv = load(x + p);
     // B = 256 z + r  (dither r = table[offset + (k ^ 1)])
     const __m256i b_odd = _mm256_blendv_epi8(load(r + p), zv, high_bytes);
@@ -207,7 +202,18 @@ LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, c
         _mm256_cmpeq_epi8(v, minus128));
     count = _mm256_sub_epi8(count, on_rail);
     store(z + p, _mm256_max_epi8(v, minus127));
+  };
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z and x, two of c
+    const std::size_t p = 32 * b;
+    prefetch(z + p + kPrefetchBytes);
+    prefetch(x + p + kPrefetchBytes);
+    prefetch(c + p + kPrefetchBytes / 2);
+    prefetch(c + p + kPrefetchBytes / 2 + 32);
+    block(p);
+    block(p + 32);
   }
+  if (b < blocks) block(32 * b);
   return hsum_u64(_mm256_sad_epu8(count, _mm256_setzero_si256()));
 }
 
