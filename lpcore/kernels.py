@@ -97,7 +97,7 @@ def update_f32(w, x, a: float, c, *, backend=None) -> np.ndarray:
     array([0.75, 0.  ], dtype=float32)
     """
     w, x = _pair(w, x, float32_array)
-    w2, c = _pair(w, c, float32_array)
+    _, c = _pair(w, c, float32_array)
     out = w.copy()
     _core.update_f32(out, x, _finite(a, "a"), c, check_backend(backend))
     return out

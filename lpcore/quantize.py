@@ -90,7 +90,7 @@ def quantize(x, bits, scale=None, rounding="stochastic", random_state=None, axis
     >>> q
     array([  64, -127,   32], dtype=int8)
     >>> lpcore.dequantize(q, s)
-    array([ 0.503937, -1.      ,  0.251969], dtype=float32)
+    array([ 0.503937 , -1.       ,  0.2519685], dtype=float32)
     """
     bits = check_bits(bits)
     if rounding not in _ROUNDINGS:
