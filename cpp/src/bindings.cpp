@@ -15,6 +15,7 @@
 #include "lpcore/dither.hpp"
 #include "lpcore/kernels.hpp"
 #include "lpcore/rng.hpp"
+#include "lpcore/solver.hpp"
 
 namespace py = pybind11;
 using namespace lpcore;
@@ -93,6 +94,98 @@ Array<float> dequantize_rows(const Array<Q>& q, const Array<float>& scales, Fn f
   return x;
 }
 
+// fit(): every length and shape is checked here; the config's values
+// (eta > 0, labels, ...) are validated by the estimators in Python, and the
+// C++ side re-checks whatever could index out of bounds (class labels).
+py::dict fit_binding(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
+                     const Array<float>& coef0, const Array<double>& intercept0, const std::string& method,
+                     const std::string& loss, double eta, double alpha, double mu, double delta,
+                     std::size_t epoch_length, std::size_t max_iter, double tol, bool fit_intercept,
+                     std::uint64_t seed, int verbose, const Backend& backend) {
+  if (X.ndim() != 2) throw std::invalid_argument("fit: X must be 2-D");
+  if (!(X.flags() & py::array::c_style)) throw std::invalid_argument("fit: X must be C-contiguous");
+  TrainData data;
+  data.n = static_cast<std::size_t>(X.shape(0));
+  data.d = static_cast<std::size_t>(X.shape(1));
+  SolverConfig cfg;
+  if (method == "sgd") cfg.method = Method::sgd;
+  else if (method == "svrg") cfg.method = Method::svrg;
+  else if (method == "halp") cfg.method = Method::halp;
+  else throw std::invalid_argument("fit: unknown method '" + method + "'");
+  if (loss == "squared") cfg.loss = Loss::squared;
+  else if (loss == "logistic") cfg.loss = Loss::logistic;
+  else if (loss == "multinomial") cfg.loss = Loss::multinomial;
+  else throw std::invalid_argument("fit: unknown loss '" + loss + "'");
+  if (coef0.ndim() != 2 || static_cast<std::size_t>(coef0.shape(1)) != data.d)
+    throw std::invalid_argument("fit: coef0 must have shape (n_outputs, n_features)");
+  cfg.n_outputs = static_cast<std::size_t>(coef0.shape(0));
+  same_length(intercept0.size(), coef0.shape(0), "fit: intercept0");
+  same_length(y.size(), X.shape(0), "fit: y");
+  cfg.eta = eta;
+  cfg.alpha = alpha;
+  cfg.mu = mu;
+  cfg.delta = delta;
+  cfg.epoch_length = epoch_length;
+  cfg.max_iter = max_iter;
+  cfg.tol = tol;
+  cfg.fit_intercept = fit_intercept;
+  cfg.seed = seed;
+  cfg.verbose = verbose;
+  if (py::isinstance<Array<float>>(X) && X.dtype().is(py::dtype::of<float>())) {
+    data.x32 = static_cast<const float*>(X.data());
+  } else if (X.dtype().is(py::dtype::of<std::int8_t>())) {
+    data.x8 = static_cast<const std::int8_t*>(X.data());
+  } else if (X.dtype().is(py::dtype::of<std::int16_t>())) {
+    data.x16 = static_cast<const std::int16_t*>(X.data());
+  } else {
+    throw std::invalid_argument("fit: X must be float32, int8 or int16");
+  }
+  if (data.x32 == nullptr) {
+    if (!row_scale) throw std::invalid_argument("fit: integer X needs row_scale");
+    same_length(row_scale->size(), X.shape(0), "fit: row_scale");
+    data.row_scale = row_scale->data();
+  }
+  data.y = y.data();
+  const KernelTable& t = table(backend);
+  FitResult r;
+  {
+    py::gil_scoped_release nogil;
+    r = fit(t, data, cfg, coef0.data(), intercept0.data());
+  }
+  Array<float> coef({coef0.shape(0), coef0.shape(1)});
+  std::copy(r.coef.begin(), r.coef.end(), coef.mutable_data());
+  const auto epochs = static_cast<py::ssize_t>(r.history.size());
+  Array<double> objective(epochs), grad_norm(epochs), seconds(epochs), inner_seconds(epochs), saturated(epochs),
+      scale(epochs);
+  for (py::ssize_t e = 0; e < epochs; ++e) {
+    const EpochRecord& h = r.history[static_cast<std::size_t>(e)];
+    objective.mutable_at(e) = h.objective;
+    grad_norm.mutable_at(e) = h.grad_norm;
+    seconds.mutable_at(e) = h.seconds;
+    inner_seconds.mutable_at(e) = h.inner_seconds;
+    saturated.mutable_at(e) = h.saturated;
+    scale.mutable_at(e) = h.scale;
+  }
+  py::dict history;
+  history["objective"] = objective;
+  history["grad_norm"] = grad_norm;
+  history["seconds"] = seconds;
+  history["inner_seconds"] = inner_seconds;
+  history["saturated"] = saturated;
+  history["scale"] = scale;
+  py::dict out;
+  out["coef"] = coef;
+  out["intercept"] = Array<double>(static_cast<py::ssize_t>(r.intercept.size()), r.intercept.data());
+  out["history"] = history;
+  out["initial_objective"] = r.initial_objective;
+  out["initial_grad_norm"] = r.initial_grad_norm;
+  out["n_iter"] = r.n_iter;
+  out["scale"] = r.scale;
+  out["converged"] = r.converged;
+  out["diverged"] = r.diverged;
+  return out;
+}
+
 template <class T>
 Array<T> packed(const Array<T>& c, std::size_t block) {
   Array<T> out(c.size());
@@ -131,6 +224,32 @@ PYBIND11_MODULE(_core, m) {
         float* yp = y.mutable_data();
         py::gil_scoped_release nogil;
         t.axpy_f32(a, x.data(), yp, static_cast<std::size_t>(x.size()));
+      }, py::arg("a"), nc("x"), nc("y"), be);
+  m.def("dot_i8_f32", [](const Array<std::int8_t>& x, const Array<float>& w, const Backend& backend) {
+        same_length(x.size(), w.size(), "dot_i8_f32");
+        const auto fn = table(backend).dot_i8_f32;
+        py::gil_scoped_release nogil;
+        return fn(x.data(), w.data(), static_cast<std::size_t>(x.size()));
+      }, nc("x"), nc("w"), be);
+  m.def("dot_i16_f32", [](const Array<std::int16_t>& x, const Array<float>& w, const Backend& backend) {
+        same_length(x.size(), w.size(), "dot_i16_f32");
+        const auto fn = table(backend).dot_i16_f32;
+        py::gil_scoped_release nogil;
+        return fn(x.data(), w.data(), static_cast<std::size_t>(x.size()));
+      }, nc("x"), nc("w"), be);
+  m.def("axpy_i8_f32", [](float a, const Array<std::int8_t>& x, Array<float>& y, const Backend& backend) {
+        same_length(x.size(), y.size(), "axpy_i8_f32");
+        const auto fn = table(backend).axpy_i8_f32;
+        float* yp = y.mutable_data();
+        py::gil_scoped_release nogil;
+        fn(a, x.data(), yp, static_cast<std::size_t>(x.size()));
+      }, py::arg("a"), nc("x"), nc("y"), be);
+  m.def("axpy_i16_f32", [](float a, const Array<std::int16_t>& x, Array<float>& y, const Backend& backend) {
+        same_length(x.size(), y.size(), "axpy_i16_f32");
+        const auto fn = table(backend).axpy_i16_f32;
+        float* yp = y.mutable_data();
+        py::gil_scoped_release nogil;
+        fn(a, x.data(), yp, static_cast<std::size_t>(x.size()));
       }, py::arg("a"), nc("x"), nc("y"), be);
   m.def("update_f32", [](Array<float>& w, const Array<float>& x, float a, const Array<float>& c,
                          const Backend& backend) {
@@ -197,6 +316,11 @@ PYBIND11_MODULE(_core, m) {
         }
         return out;
       }, py::arg("seed"), py::arg("n_blocks"), be);
+
+  m.def("fit", &fit_binding, py::arg("X"), py::arg("row_scale"), nc("y"), nc("coef0"), nc("intercept0"),
+        py::arg("method"), py::arg("loss"), py::arg("eta"), py::arg("alpha"), py::arg("mu"), py::arg("delta"),
+        py::arg("epoch_length"), py::arg("max_iter"), py::arg("tol"), py::arg("fit_intercept"), py::arg("seed"),
+        py::arg("verbose"), be);
 
   m.def("time_kernel", [](const std::string& kernel, std::size_t n, std::size_t reps, std::size_t inner,
                           const Backend& backend) {

@@ -36,6 +36,35 @@ inline std::int64_t dot_pair_i16(std::int16_t a0, std::int16_t b0, std::int16_t 
   return wrap32(std::int64_t{a0} * b0 + std::int64_t{a1} * b1);
 }
 
+// The fp32 dot specification: 4 accumulators x 8 lanes of FMA partial sums,
+// combined in a fixed tree, then a scalar FMA tail, for any element type of
+// `a` that converts exactly to float (float, int8, int16).
+template <class T>
+float dot_f32(const T* a, const float* b, std::size_t n) {
+  float acc[4][8] = {};
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int v = 0; v < 4; ++v)
+      for (int l = 0; l < 8; ++l)
+        acc[v][l] = std::fma(static_cast<float>(a[i + 8 * v + l]), b[i + 8 * v + l], acc[v][l]);
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[0][l] = std::fma(static_cast<float>(a[i + l]), b[i + l], acc[0][l]);
+  float s[8], h4[4];
+  for (int l = 0; l < 8; ++l) s[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+  for (int k = 0; k < 4; ++k) h4[k] = s[k] + s[k + 4];
+  float h = (h4[0] + h4[2]) + (h4[1] + h4[3]);
+  for (; i < n; ++i) h = std::fma(static_cast<float>(a[i]), b[i], h);
+  return h;
+}
+
+// One element of the integer-to-float axpy: y + a * float(x), two roundings
+// (no FMA), so that a NumPy float32 twin reproduces it exactly.
+template <class T>
+inline float axpy_int_term(float a, T x, float y) {
+  const float p = a * static_cast<float>(x);
+  return y + p;
+}
+
 struct Rounded {
   std::int32_t value;
   bool saturated;

@@ -121,23 +121,71 @@ LPCORE_AVX2 std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, s
   return total;
 }
 
-LPCORE_AVX2 float dot_f32(const float* a, const float* b, std::size_t n) {
+namespace {
+
+// The fp32 dot with 4 x 8 FMA partial sums, over any element type that
+// converts exactly to float (float, int8, int16). load8(i) returns elements
+// i..i+7 of `a` as floats.
+template <class T, class Load8>
+LPCORE_AVX2 inline float dot_f32_body(const T* a, const float* b, std::size_t n, Load8 load8) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
-    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    acc0 = _mm256_fmadd_ps(load8(i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(load8(i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(load8(i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(load8(i + 24), _mm256_loadu_ps(b + i + 24), acc3);
   }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load8(i), _mm256_loadu_ps(b + i), acc0);
   const __m256 s = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
   const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
   const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
   float h = _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
-  for (; i < n; ++i) h = std::fma(a[i], b[i], h);
+  for (; i < n; ++i) h = std::fma(static_cast<float>(a[i]), b[i], h);
   return h;
 }
+
+LPCORE_AVX2 inline __m256 widen8(const std::int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+LPCORE_AVX2 inline __m256 widen8(const std::int16_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// y <- y + a * float(x), rounded twice (no FMA), for integer x.
+template <class T>
+LPCORE_AVX2 inline void axpy_int_f32(float a, const T* x, float* y, std::size_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, widen8(x + i))));
+    _mm256_storeu_ps(y + i + 8, _mm256_add_ps(_mm256_loadu_ps(y + i + 8), _mm256_mul_ps(va, widen8(x + i + 8))));
+  }
+  for (; i < n; ++i) y[i] = spec::axpy_int_term(a, x[i], y[i]);
+}
+
+}  // namespace
+
+LPCORE_AVX2 float dot_f32(const float* a, const float* b, std::size_t n) {
+  return dot_f32_body(a, b, n, [a](std::size_t i) __attribute__((always_inline, target("avx2,fma"))) {
+    return _mm256_loadu_ps(a + i);
+  });
+}
+
+LPCORE_AVX2 float dot_i8_f32(const std::int8_t* x, const float* w, std::size_t n) {
+  return dot_f32_body(x, w, n, [x](std::size_t i) __attribute__((always_inline, target("avx2,fma"))) {
+    return widen8(x + i);
+  });
+}
+
+LPCORE_AVX2 float dot_i16_f32(const std::int16_t* x, const float* w, std::size_t n) {
+  return dot_f32_body(x, w, n, [x](std::size_t i) __attribute__((always_inline, target("avx2,fma"))) {
+    return widen8(x + i);
+  });
+}
+
+LPCORE_AVX2 void axpy_i8_f32(float a, const std::int8_t* x, float* y, std::size_t n) { axpy_int_f32(a, x, y, n); }
+LPCORE_AVX2 void axpy_i16_f32(float a, const std::int16_t* x, float* y, std::size_t n) { axpy_int_f32(a, x, y, n); }
 
 LPCORE_AVX2 void axpy_f32(float a, const float* x, float* y, std::size_t n) {
   const __m256 va = _mm256_set1_ps(a);

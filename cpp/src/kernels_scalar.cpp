@@ -23,21 +23,16 @@ std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n
   return s;
 }
 
-float dot_f32(const float* a, const float* b, std::size_t n) {
-  // 4 accumulators x 8 lanes, exactly as the AVX2 kernel lays them out.
-  float acc[4][8] = {};
-  std::size_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int v = 0; v < 4; ++v)
-      for (int l = 0; l < 8; ++l) acc[v][l] = std::fma(a[i + 8 * v + l], b[i + 8 * v + l], acc[v][l]);
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[0][l] = std::fma(a[i + l], b[i + l], acc[0][l]);
-  float s[8], h4[4];
-  for (int l = 0; l < 8; ++l) s[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
-  for (int k = 0; k < 4; ++k) h4[k] = s[k] + s[k + 4];
-  float h = (h4[0] + h4[2]) + (h4[1] + h4[3]);
-  for (; i < n; ++i) h = std::fma(a[i], b[i], h);
-  return h;
+float dot_f32(const float* a, const float* b, std::size_t n) { return spec::dot_f32(a, b, n); }
+float dot_i8_f32(const std::int8_t* x, const float* w, std::size_t n) { return spec::dot_f32(x, w, n); }
+float dot_i16_f32(const std::int16_t* x, const float* w, std::size_t n) { return spec::dot_f32(x, w, n); }
+
+void axpy_i8_f32(float a, const std::int8_t* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = spec::axpy_int_term(a, x[i], y[i]);
+}
+
+void axpy_i16_f32(float a, const std::int16_t* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = spec::axpy_int_term(a, x[i], y[i]);
 }
 
 void axpy_f32(float a, const float* x, float* y, std::size_t n) {

@@ -59,8 +59,14 @@ inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block)
   std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n);              \
   /* fp32 dot with 32 FMA partial sums (the order is part of the specification). */               \
   float dot_f32(const float* a, const float* b, std::size_t n);                                    \
+  /* The same dot with integer x converted to float: x_i . w for a low-precision data row. */      \
+  float dot_i8_f32(const std::int8_t* x, const float* w, std::size_t n);                           \
+  float dot_i16_f32(const std::int16_t* x, const float* w, std::size_t n);                         \
   /* y <- fma(a, x, y) */                                                                          \
   void axpy_f32(float a, const float* x, float* y, std::size_t n);                                 \
+  /* y <- y + a * float(x), rounded twice (no FMA): full-gradient sums over integer rows */       \
+  void axpy_i8_f32(float a, const std::int8_t* x, float* y, std::size_t n);                        \
+  void axpy_i16_f32(float a, const std::int16_t* x, float* y, std::size_t n);                      \
   /* w <- fma(a, x, w + c): the fp32 SGD / SVRG inner update */                                    \
   void update_f32(float* w, const float* x, float a, const float* c, std::size_t n);               \
   /* z <- clamp127(floor(z + (A*x + c + r) / 256)), A = stochastic round of a*256, r the dither:   \
@@ -96,7 +102,11 @@ struct KernelTable {
   decltype(&scalar::dot_i8) dot_i8;
   decltype(&scalar::dot_i16) dot_i16;
   decltype(&scalar::dot_f32) dot_f32;
+  decltype(&scalar::dot_i8_f32) dot_i8_f32;
+  decltype(&scalar::dot_i16_f32) dot_i16_f32;
   decltype(&scalar::axpy_f32) axpy_f32;
+  decltype(&scalar::axpy_i8_f32) axpy_i8_f32;
+  decltype(&scalar::axpy_i16_f32) axpy_i16_f32;
   decltype(&scalar::update_f32) update_f32;
   decltype(&scalar::update_i8) update_i8;
   decltype(&scalar::update_i16) update_i16;

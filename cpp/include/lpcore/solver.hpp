@@ -1,0 +1,97 @@
+// The training loops: SGD, SVRG and HALP for linear models, at 8, 16 or 32 bits.
+//
+// One model representation serves every solver:
+//
+//     w_k = w_base_k + s * z_k        (k = 0..K-1: one row per output)
+//
+// * bits 32 (fp32 SGD / SVRG): z is the float model, s = 1, w_base unused.
+// * bits 8/16, sgd and svrg (LP-SGD / LP-SVRG): z on the fixed b-bit grid with
+//   scale s = delta, w_base = 0.
+// * bits 8/16, halp: w_base is the fp32 centre w~, z the b-bit offset. Every
+//   outer epoch re-centres (w_base += s z, z = 0) and re-scales
+//   s = ||g~|| / (mu * (2^(b-1) - 1)), as in De Sa et al. (2018).
+//
+// The data X is stored at the model's width: float32 rows (bits 32) or int8 /
+// int16 rows with one float scale per row, x_i = row_scale_i * xq_i, rounded
+// once before the fit. An inner step then costs one integer SIMD dot product
+// and one fused stochastic-rounding update per output row, plus O(1) float
+// work: x_i . w_base is precomputed once per epoch.
+//
+// The objective, with m = X w^T + b (n x K margins):
+//   squared:      (1/n) sum_i (m_i - y_i)^2 / 2            + alpha/2 ||w||^2
+//   logistic:     (1/n) sum_i log(1 + exp(-y_i m_i))      + alpha/2 ||w||^2,  y_i = +-1
+//   multinomial:  (1/n) sum_i logsumexp(m_i) - m_{i,y_i}  + alpha/2 ||w||^2,  y_i a class index
+// The intercept b is not penalized; it is kept in float64 and updated with the
+// same variance-reduced gradient as w (O(1) work per sample per output).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "lpcore/kernels.hpp"
+
+namespace lpcore {
+
+enum class Method : int { sgd = 0, svrg = 1, halp = 2 };
+enum class Loss : int { squared = 0, logistic = 1, multinomial = 2 };
+
+// Training data, row-major, at the width the model trains at (exactly one of
+// x32 / x8 / x16 is set). The caller guarantees the lengths; y holds targets
+// (squared), +-1 labels (logistic) or class indices in [0, K) (multinomial).
+struct TrainData {
+  std::size_t n = 0, d = 0;
+  const float* x32 = nullptr;
+  const std::int8_t* x8 = nullptr;
+  const std::int16_t* x16 = nullptr;
+  const float* row_scale = nullptr;  // bits 8 / 16 only
+  const double* y = nullptr;
+};
+
+struct SolverConfig {
+  Method method = Method::halp;
+  Loss loss = Loss::squared;
+  std::size_t n_outputs = 1;  // K: 1 for squared and logistic, n_classes for multinomial
+  double eta = 0.01;          // step size
+  double alpha = 0.0;         // L2 penalty
+  double mu = 1.0;            // HALP: the grid spans ||g~|| / mu
+  double delta = 1.0;         // LP-SGD / LP-SVRG: the fixed grid scale
+  std::size_t epoch_length = 0;  // T, inner steps per outer epoch
+  std::size_t max_iter = 10;     // outer epochs
+  double tol = 0.0;  // stop once ||grad F|| <= tol * ||grad F(w_0)||
+  bool fit_intercept = true;
+  std::uint64_t seed = 0;
+  int verbose = 0;
+};
+
+struct EpochRecord {
+  double objective = 0;      // F at the end of the epoch
+  double grad_norm = 0;      // ||grad F|| at the end of the epoch (intercept included)
+  double seconds = 0;        // the whole epoch: full-gradient pass and inner loop
+  double inner_seconds = 0;  // the inner loop alone
+  double saturated = 0;      // fraction of coordinate updates that saturated
+  double scale = 0;          // grid scale s used during the epoch (1 at bits 32)
+};
+
+struct FitResult {
+  std::vector<float> coef;         // K x d
+  std::vector<double> intercept;   // K
+  std::vector<EpochRecord> history;
+  double initial_objective = 0, initial_grad_norm = 0;
+  std::size_t n_iter = 0;  // outer epochs run
+  double scale = 0;        // final grid scale
+  bool converged = false;  // stopped by tol
+  bool diverged = false;   // the objective became non-finite
+};
+
+// Steps between the periodic maintenance of the model: the L2 shrinkage of the
+// offset (applied as one combined factor (1 - eta*alpha)^P) and, at 8 bits,
+// a fresh stochastic rounding of the per-epoch offset vector c.
+constexpr std::size_t kRefreshPeriod = 16;
+
+// Train from coef0 (K x d) and intercept0 (K). Runs entirely in C++; the
+// caller may release the GIL.
+FitResult fit(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
+              const float* coef0, const double* intercept0);
+
+}  // namespace lpcore

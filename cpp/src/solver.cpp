@@ -1,0 +1,473 @@
+// SGD, SVRG and HALP training loops (see lpcore/solver.hpp for the model).
+//
+// The loop is written once, for a model element type T (float, int8, int16);
+// ModelOps<T> maps its four primitive operations onto the kernel table:
+//   dot(x_i, z_k)           the margin's model part (integer SIMD dot at 8/16 bits)
+//   update(z_k, x_i, a, c)  z_k <- Q(z_k + a x_i + c)  (the fused stochastic-rounding update)
+//   accumulate(g, a, x_i)   g += a x_i                 (the full-gradient sum)
+//   shrink(z_k, k)          z_k <- Q(z_k - k z_k)      (the periodic L2 shrinkage)
+// Every float operation outside the kernels is scalar C++ compiled at baseline
+// flags, so both backends train bit-identical models from the same seed.
+#include "lpcore/solver.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <type_traits>
+
+#include "lpcore/dither.hpp"
+#include "lpcore/rng.hpp"
+
+namespace lpcore {
+namespace {
+
+template <class T>
+struct ModelOps;
+
+template <>
+struct ModelOps<float> {
+  using Offset = float;
+  static constexpr bool kLowPrecision = false;
+  static constexpr double kQmax = 0;
+  static const float* rows(const TrainData& d) { return d.x32; }
+  static double dot(const KernelTable& t, const float* x, const float* z, std::size_t n) {
+    return t.dot_f32(x, z, n);
+  }
+  static std::size_t update(const KernelTable& t, float* z, const float* x, float a, const float* c,
+                            std::size_t n, Dither&) {
+    if (c == nullptr)
+      t.axpy_f32(a, x, z, n);
+    else
+      t.update_f32(z, x, a, c, n);
+    return 0;
+  }
+  static void accumulate(const KernelTable& t, float* g, float a, const float* x, std::size_t n) {
+    t.axpy_f32(a, x, g, n);
+  }
+  static void shrink(const KernelTable& t, float* z, double k, const float*, std::size_t n, Dither&) {
+    t.axpy_f32(static_cast<float>(-k), z, z, n);
+  }
+};
+
+template <>
+struct ModelOps<std::int8_t> {
+  using Offset = std::int16_t;  // Q8, packed layout
+  static constexpr bool kLowPrecision = true;
+  static constexpr double kQmax = 127;
+  static constexpr int kFrac = UpdateFormat::kFracI8;
+  static constexpr double kMaxOffset = UpdateFormat::kMaxOffsetI8;
+  static constexpr std::size_t kBlock = kPackBlockI8;
+  static const std::int8_t* rows(const TrainData& d) { return d.x8; }
+  static double dot(const KernelTable& t, const std::int8_t* x, const std::int8_t* z, std::size_t n) {
+    return static_cast<double>(t.dot_i8(x, z, n));
+  }
+  static double dot_base(const KernelTable& t, const std::int8_t* x, const float* w, std::size_t n) {
+    return t.dot_i8_f32(x, w, n);
+  }
+  static std::size_t update(const KernelTable& t, std::int8_t* z, const std::int8_t* x, float a,
+                            const Offset* c, std::size_t n, Dither& dither) {
+    return t.update_i8(z, x, a, c, n, dither);
+  }
+  static void accumulate(const KernelTable& t, float* g, float a, const std::int8_t* x, std::size_t n) {
+    t.axpy_i8_f32(a, x, g, n);
+  }
+  static void shrink(const KernelTable& t, std::int8_t* z, double k, const Offset* zero, std::size_t n,
+                     Dither& dither) {
+    t.update_i8(z, z, static_cast<float>(-k), zero, n, dither);
+  }
+};
+
+template <>
+struct ModelOps<std::int16_t> {
+  using Offset = std::int32_t;  // Q15, packed layout
+  static constexpr bool kLowPrecision = true;
+  static constexpr double kQmax = 32767;
+  static constexpr int kFrac = UpdateFormat::kFracI16;
+  static constexpr double kMaxOffset = static_cast<double>(UpdateFormat::kMaxOffsetI16);
+  static constexpr std::size_t kBlock = kPackBlockI16;
+  static const std::int16_t* rows(const TrainData& d) { return d.x16; }
+  static double dot(const KernelTable& t, const std::int16_t* x, const std::int16_t* z, std::size_t n) {
+    return static_cast<double>(t.dot_i16(x, z, n));
+  }
+  static double dot_base(const KernelTable& t, const std::int16_t* x, const float* w, std::size_t n) {
+    return t.dot_i16_f32(x, w, n);
+  }
+  static std::size_t update(const KernelTable& t, std::int16_t* z, const std::int16_t* x, float a,
+                            const Offset* c, std::size_t n, Dither& dither) {
+    return t.update_i16(z, x, a, c, n, dither);
+  }
+  static void accumulate(const KernelTable& t, float* g, float a, const std::int16_t* x, std::size_t n) {
+    t.axpy_i16_f32(a, x, g, n);
+  }
+  static void shrink(const KernelTable& t, std::int16_t* z, double k, const Offset* zero, std::size_t n,
+                     Dither& dither) {
+    t.update_i16(z, z, static_cast<float>(-k), zero, n, dither);
+  }
+};
+
+// ---- losses: value and derivative with respect to the margins ---------------
+
+// log(1 + exp(t)) without overflow.
+double softplus(double t) { return t > 0 ? t + std::log1p(std::exp(-t)) : std::log1p(std::exp(t)); }
+// 1 / (1 + exp(-t)) without overflow.
+double sigmoid(double t) {
+  if (t >= 0) return 1.0 / (1.0 + std::exp(-t));
+  const double e = std::exp(t);
+  return e / (1.0 + e);
+}
+
+// Writes dloss/dm_k into phi[0..K) and returns the loss of one sample.
+double loss_and_derivative(Loss loss, const double* m, double y, std::size_t K, double* phi) {
+  switch (loss) {
+    case Loss::squared: {
+      const double r = m[0] - y;
+      phi[0] = r;
+      return 0.5 * r * r;
+    }
+    case Loss::logistic: {
+      const double t = -y * m[0];
+      phi[0] = -y * sigmoid(t);
+      return softplus(t);
+    }
+    case Loss::multinomial: {
+      double top = m[0];
+      for (std::size_t k = 1; k < K; ++k) top = std::max(top, m[k]);
+      double sum = 0;
+      for (std::size_t k = 0; k < K; ++k) {
+        phi[k] = std::exp(m[k] - top);
+        sum += phi[k];
+      }
+      const auto label = static_cast<std::size_t>(y);
+      for (std::size_t k = 0; k < K; ++k) phi[k] = phi[k] / sum - (k == label ? 1.0 : 0.0);
+      return top + std::log(sum) - m[label];
+    }
+  }
+  return 0;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Lemire's multiply-shift: a uniform index in [0, n) from 64 random bits.
+std::size_t uniform_index(Xorshift128p& rng, std::size_t n) {
+  return static_cast<std::size_t>((static_cast<unsigned __int128>(rng.next()) * n) >> 64);
+}
+
+template <class T>
+class Trainer {
+  using Ops = ModelOps<T>;
+  using Offset = typename Ops::Offset;
+
+ public:
+  Trainer(const KernelTable& t, const TrainData& data, const SolverConfig& cfg)
+      : t_(t), data_(data), cfg_(cfg), n_(data.n), d_(data.d), K_(cfg.n_outputs),
+        x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_), g_(K_ * d_), gb_(K_),
+        anchor_phi_(n_ * K_), dither_(seed(1)), sampler_(seed(2)), offset_rng_(seed(3)),
+        offset_draws_(seed(4)) {
+    if (cfg.method != Method::sgd) {
+      c_.assign(K_ * d_, Offset{0});
+      if constexpr (Ops::kLowPrecision) c_float_.assign(K_ * d_, 0.0f);
+    }
+    if constexpr (Ops::kLowPrecision) zero_.assign(d_, Offset{0});
+    if (halp()) {
+      w_base_.assign(K_ * d_, 0.0f);
+      base_.assign(n_ * K_, 0.0);
+    }
+  }
+
+  FitResult run(const float* coef0, const double* intercept0) {
+    initialize(coef0, intercept0);
+    FitResult out;
+    for (std::size_t epoch = 0;; ++epoch) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (halp()) recenter();
+      const Evaluation ev = full_pass();
+      if (epoch == 0) {
+        out.initial_objective = ev.objective;
+        out.initial_grad_norm = ev.grad_norm;
+      } else {
+        out.history.back().objective = ev.objective;
+        out.history.back().grad_norm = ev.grad_norm;
+        if (cfg_.verbose > 0) report(epoch, out.history.back());
+      }
+      if (!std::isfinite(ev.objective) || !std::isfinite(ev.grad_norm)) {
+        out.diverged = true;
+        break;
+      }
+      if (ev.grad_norm <= cfg_.tol * out.initial_grad_norm) {
+        out.converged = true;
+        break;
+      }
+      if (epoch == cfg_.max_iter) break;
+      if (halp()) {
+        // The grid must reach ||w* - w~|| <= ||g~|| / mu with 2^(b-1) - 1 steps.
+        const double s = ev.coef_grad_norm / (cfg_.mu * Ops::kQmax);
+        if (s > 0 && std::isfinite(s)) s_ = s;
+      }
+      if (cfg_.method != Method::sgd) prepare_offsets();
+      const auto t1 = std::chrono::steady_clock::now();
+      const std::size_t saturated = inner_loop();
+      EpochRecord rec;
+      rec.inner_seconds = seconds_since(t1);
+      rec.seconds = seconds_since(t0);
+      rec.scale = s_;
+      const double updates = static_cast<double>(cfg_.epoch_length) * static_cast<double>(K_ * d_);
+      rec.saturated = updates > 0 ? static_cast<double>(saturated) / updates : 0.0;
+      out.history.push_back(rec);
+      out.n_iter = epoch + 1;
+    }
+    out.coef = coefficients();
+    out.intercept = b_;
+    out.scale = s_;
+    return out;
+  }
+
+ private:
+  struct Evaluation {
+    double objective, grad_norm, coef_grad_norm;
+  };
+
+  bool halp() const { return Ops::kLowPrecision && cfg_.method == Method::halp; }
+  std::uint64_t seed(std::uint64_t stream) const {
+    std::uint64_t s = cfg_.seed ^ (0x9E3779B97F4A7C15ULL * stream);
+    return splitmix64(s);
+  }
+  const T* row(std::size_t i) const { return x_ + i * d_; }
+  double row_scale(std::size_t i) const {
+    if constexpr (Ops::kLowPrecision) return data_.row_scale[i];
+    return 1.0;
+  }
+
+  void initialize(const float* coef0, const double* intercept0) {
+    std::copy(intercept0, intercept0 + K_, b_.begin());
+    if constexpr (!Ops::kLowPrecision) {
+      std::copy(coef0, coef0 + K_ * d_, z_.begin());
+      s_ = 1.0;
+    } else if (halp()) {
+      std::copy(coef0, coef0 + K_ * d_, w_base_.begin());
+      s_ = 1.0;  // replaced at the first epoch
+    } else {
+      s_ = cfg_.delta;
+      for (std::size_t j = 0; j < K_ * d_; ++j) {
+        const double q = std::nearbyint(static_cast<double>(coef0[j]) / s_);
+        z_[j] = static_cast<T>(std::clamp(q, -Ops::kQmax, Ops::kQmax));
+      }
+    }
+  }
+
+  // w_base += s z; z = 0 (HALP's bit centring).
+  void recenter() {
+    if constexpr (Ops::kLowPrecision) {
+      for (std::size_t j = 0; j < K_ * d_; ++j) {
+        w_base_[j] = static_cast<float>(static_cast<double>(w_base_[j]) + s_ * static_cast<double>(z_[j]));
+        z_[j] = 0;
+      }
+    }
+  }
+
+  // Margins of row i at the current model into m_.
+  void margins(std::size_t i, bool with_base) {
+    const double sx = row_scale(i);
+    for (std::size_t k = 0; k < K_; ++k) {
+      double m = b_[k] + sx * s_ * Ops::dot(t_, row(i), &z_[k * d_], d_);
+      if (with_base) m += base_[i * K_ + k];
+      m_[k] = m;
+    }
+  }
+
+  // One pass over the data at the anchor: the objective, the full gradient
+  // (g_ holds its loss part summed over rows, gb_ the intercept's) and, per row,
+  // the loss derivative the inner loop subtracts.
+  Evaluation full_pass() {
+    std::fill(g_.begin(), g_.end(), 0.0f);
+    std::fill(gb_.begin(), gb_.end(), 0.0);
+    double loss = 0;
+    for (std::size_t i = 0; i < n_; ++i) {
+      const double sx = row_scale(i);
+      bool done = false;
+      if constexpr (Ops::kLowPrecision) {
+        if (halp()) {  // z = 0 right after recenter(): the margin is x_i . w_base
+          for (std::size_t k = 0; k < K_; ++k) {
+            base_[i * K_ + k] = sx * Ops::dot_base(t_, row(i), &w_base_[k * d_], d_);
+            m_[k] = b_[k] + base_[i * K_ + k];
+          }
+          done = true;
+        }
+      }
+      if (!done) margins(i, false);
+      loss += loss_and_derivative(cfg_.loss, m_.data(), data_.y[i], K_, phi_.data());
+      for (std::size_t k = 0; k < K_; ++k) {
+        anchor_phi_[i * K_ + k] = phi_[k];
+        gb_[k] += phi_[k];
+        Ops::accumulate(t_, &g_[k * d_], static_cast<float>(phi_[k] * sx), row(i), d_);
+      }
+    }
+    const double inv_n = 1.0 / static_cast<double>(n_);
+    double reg = 0, coef_sq = 0, icpt_sq = 0;
+    for (std::size_t j = 0; j < K_ * d_; ++j) {
+      const double w = weight(j);
+      reg += w * w;
+      const double gj = static_cast<double>(g_[j]) * inv_n + cfg_.alpha * w;
+      coef_sq += gj * gj;
+    }
+    if (cfg_.fit_intercept)
+      for (std::size_t k = 0; k < K_; ++k) icpt_sq += (gb_[k] * inv_n) * (gb_[k] * inv_n);
+    return {loss * inv_n + 0.5 * cfg_.alpha * reg, std::sqrt(coef_sq + icpt_sq), std::sqrt(coef_sq)};
+  }
+
+  // Coefficient j of the current model, w = w_base + s z.
+  double weight(std::size_t j) const {
+    double w = s_ * static_cast<double>(z_[j]);
+    if constexpr (Ops::kLowPrecision)
+      if (halp()) w += static_cast<double>(w_base_[j]);
+    return w;
+  }
+
+  std::vector<float> coefficients() const {
+    std::vector<float> w(K_ * d_);
+    for (std::size_t j = 0; j < K_ * d_; ++j) w[j] = static_cast<float>(weight(j));
+    return w;
+  }
+
+  // The per-epoch offset c = -eta (g~_loss + alpha w_base) / s, in grid units:
+  // the part of every SVRG step that does not depend on the sample. (The
+  // alpha s z part of the penalty is the periodic shrinkage.)
+  void prepare_offsets() {
+    const double inv_n = 1.0 / static_cast<double>(n_);
+    for (std::size_t k = 0; k < K_; ++k) {
+      for (std::size_t j = 0; j < d_; ++j) {
+        const std::size_t jj = k * d_ + j;
+        double base = 0;
+        if constexpr (Ops::kLowPrecision)
+          if (halp()) base = w_base_[jj];
+        const double c = -cfg_.eta * (static_cast<double>(g_[jj]) * inv_n + cfg_.alpha * base) / s_;
+        if constexpr (Ops::kLowPrecision) {
+          // Clamped to the fused update's exact domain (|c| <= kMaxOffset in
+          // fixed point); a larger offset would saturate the coordinate anyway.
+          const double limit = Ops::kMaxOffset / static_cast<double>(1 << Ops::kFrac);
+          c_float_[jj] = static_cast<float>(std::clamp(c, -limit, limit));
+        } else {
+          c_[jj] = static_cast<float>(c);
+        }
+      }
+      if constexpr (Ops::kLowPrecision) {
+        std::vector<float> natural(c_float_.begin() + k * d_, c_float_.begin() + (k + 1) * d_);
+        pack_offsets(natural.data(), &c_float_[k * d_], d_, Ops::kBlock);
+      }
+    }
+    if constexpr (Ops::kLowPrecision) round_offsets();
+  }
+
+  // Stochastic rounding of c_float_ (packed) into the fixed-point offsets c_.
+  // int8 runs this every kRefreshPeriod steps so that the Q8 rounding error of
+  // c averages out within the epoch; int16 (Q15) once per epoch.
+  void round_offsets() {
+    if constexpr (std::is_same_v<T, std::int8_t>) {
+      t_.quantize_i16(c_float_.data(), K_ * d_, 1.0f / 256.0f, Rounding::stochastic, offset_rng_, c_.data());
+    } else if constexpr (std::is_same_v<T, std::int16_t>) {
+      for (std::size_t j = 0; j < K_ * d_; ++j) {
+        const double v = std::ldexp(static_cast<double>(c_float_[j]), Ops::kFrac);
+        const double fl = std::floor(v);
+        const double u = offset_draws_.uniform();
+        c_[j] = static_cast<std::int32_t>(fl) + (u < v - fl ? 1 : 0);
+      }
+    }
+  }
+
+  // The L2 penalty's alpha s z part, for `steps` steps at once: z <- Q(z - k z)
+  // with k = 1 - (1 - eta alpha)^steps.
+  void shrink(std::size_t steps) {
+    if (cfg_.alpha <= 0 || steps == 0) return;
+    const double k = 1.0 - std::pow(1.0 - cfg_.eta * cfg_.alpha, static_cast<double>(steps));
+    const Offset* zero = Ops::kLowPrecision ? zero_.data() : nullptr;
+    for (std::size_t c = 0; c < K_; ++c) Ops::shrink(t_, &z_[c * d_], k, zero, d_, dither_);
+  }
+
+  void prefetch_row(std::size_t i) const {
+    const char* p = reinterpret_cast<const char*>(row(i));
+    const std::size_t bytes = std::min<std::size_t>(d_ * sizeof(T), 4096);
+    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+  }
+
+  std::size_t inner_loop() {
+    const bool vr = cfg_.method != Method::sgd;
+    const double inv_n = 1.0 / static_cast<double>(n_);
+    std::size_t saturated = 0, since_refresh = 0;
+    std::size_t next = cfg_.epoch_length > 0 ? uniform_index(sampler_, n_) : 0;
+    for (std::size_t step = 0; step < cfg_.epoch_length; ++step) {
+      const std::size_t i = next;
+      if (step + 1 < cfg_.epoch_length) {
+        next = uniform_index(sampler_, n_);
+        prefetch_row(next);
+      }
+      margins(i, halp());
+      loss_and_derivative(cfg_.loss, m_.data(), data_.y[i], K_, phi_.data());
+      const double sx = row_scale(i);
+      for (std::size_t k = 0; k < K_; ++k) {
+        const double delta = vr ? phi_[k] - anchor_phi_[i * K_ + k] : phi_[k];
+        const auto a = static_cast<float>(-cfg_.eta * delta * sx / s_);
+        const Offset* c = vr ? &c_[k * d_] : (Ops::kLowPrecision ? zero_.data() : nullptr);
+        saturated += Ops::update(t_, &z_[k * d_], row(i), a, c, d_, dither_);
+        if (cfg_.fit_intercept) b_[k] -= cfg_.eta * (delta + (vr ? gb_[k] * inv_n : 0.0));
+      }
+      if (++since_refresh == kRefreshPeriod) {
+        shrink(since_refresh);
+        since_refresh = 0;
+        if constexpr (std::is_same_v<T, std::int8_t>)
+          if (vr) round_offsets();
+      }
+    }
+    shrink(since_refresh);  // the steps since the last refresh
+    return saturated;
+  }
+
+  void report(std::size_t epoch, const EpochRecord& r) const {
+    std::fprintf(stderr, "lpcore epoch %zu: objective %.9g  |grad| %.3e  %.4f s  saturated %.3g%%  scale %.3e\n",
+                 epoch, r.objective, r.grad_norm, r.seconds, 100.0 * r.saturated, r.scale);
+  }
+
+  const KernelTable& t_;
+  const TrainData& data_;
+  const SolverConfig& cfg_;
+  const std::size_t n_, d_, K_;
+  const T* x_;
+  std::vector<T> z_;
+  std::vector<double> b_, m_, phi_;
+  std::vector<float> g_;
+  std::vector<double> gb_, anchor_phi_;
+  std::vector<float> w_base_;      // HALP centre
+  std::vector<double> base_;       // HALP: x_i . w_base_k per row and output
+  std::vector<Offset> c_, zero_;   // per-epoch offsets (packed at 8/16 bits); zeros
+  std::vector<float> c_float_;     // the offsets before rounding (packed)
+  double s_ = 1.0;
+  Dither dither_;
+  Xorshift128p sampler_;
+  Xorshift128p4 offset_rng_;
+  Xorshift128p offset_draws_;  // int16 offsets' rounding
+};
+
+}  // namespace
+
+FitResult fit(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
+              const float* coef0, const double* intercept0) {
+  if (data.n == 0 || data.d == 0) throw std::invalid_argument("fit: the data is empty");
+  if (config.n_outputs == 0) throw std::invalid_argument("fit: no outputs");
+  if (config.loss != Loss::multinomial && config.n_outputs != 1)
+    throw std::invalid_argument("fit: squared and logistic losses have one output");
+  if (config.loss == Loss::multinomial)
+    for (std::size_t i = 0; i < data.n; ++i) {
+      const double y = data.y[i];
+      if (!(y >= 0) || y >= static_cast<double>(config.n_outputs) || y != std::floor(y))
+        throw std::invalid_argument("fit: multinomial labels must be class indices in [0, n_outputs)");
+    }
+  if (data.x32 != nullptr) return Trainer<float>(kernels, data, config).run(coef0, intercept0);
+  if (data.row_scale == nullptr) throw std::invalid_argument("fit: integer data needs row scales");
+  if (data.x8 != nullptr) return Trainer<std::int8_t>(kernels, data, config).run(coef0, intercept0);
+  if (data.x16 != nullptr) return Trainer<std::int16_t>(kernels, data, config).run(coef0, intercept0);
+  throw std::invalid_argument("fit: no data");
+}
+
+}  // namespace lpcore

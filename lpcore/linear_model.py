@@ -1,0 +1,432 @@
+"""scikit-learn estimators trained by lpcore's low-precision solvers.
+
+:class:`LowPrecisionRegressor` (least squares) and
+:class:`LowPrecisionClassifier` (logistic: binary, or multinomial for more
+than two classes) minimize
+
+    (1/n) sum_i loss(x_i . w + b, y_i) + alpha/2 ||w||^2
+
+(the intercept ``b`` is not penalized) with one of three solvers, each at 8,
+16 or 32 bits:
+
+* ``"sgd"``: SGD. At 8/16 bits the model lives on a fixed grid of step
+  ``delta`` and every step rounds stochastically onto it (LP-SGD).
+* ``"svrg"``: SVRG (Johnson & Zhang 2013). At 8/16 bits, LP-SVRG on the fixed
+  grid.
+* ``"halp"``: HALP (De Sa et al. 2018): SVRG on a low-precision offset ``z``
+  around a float centre ``w~``. Every outer epoch re-centres (``w~ += z``),
+  takes the full gradient ``g~`` and re-scales the grid to
+  ``||g~|| / (mu * (2**(bits-1) - 1))``, so the grid shrinks with the
+  gradient and the model converges past the resolution of a fixed grid. At
+  32 bits HALP is plain SVRG.
+
+At 8/16 bits the data are stored at the same width with one scale per row,
+rounded once (to nearest) at fit time; ``data_rounding_error_`` records how
+much that moved them. The whole training loop runs in C++ without the GIL
+(see ``cpp/src/solver.cpp``).
+
+Sampling is uniform with replacement: that is the sampling the SVRG and HALP
+analyses assume, it makes an epoch of any length ``T`` (default ``2 n``)
+well defined, and it needs no O(n) permutation per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+from ._backend import check_backend
+from ._validation import GRID_MAX, seed_from
+
+__all__ = [
+    "DivergenceError",
+    "LowPrecisionClassifier",
+    "LowPrecisionRegressor",
+    "SaturationWarning",
+]
+
+# Curvature bound of each loss in the margin: squared 1, logistic 1/4,
+# multinomial 1/2 (the largest eigenvalue of diag(p) - p p^T).
+_LOSS_CURVATURE = {"squared": 1.0, "logistic": 0.25, "multinomial": 0.5}
+# Fraction of saturated coordinate updates above which an epoch counts as saturated.
+SATURATION_LIMIT = 0.01
+
+
+class DivergenceError(ArithmeticError):
+    """The objective became non-finite during a fit (the step size is too large)."""
+
+
+class SaturationWarning(UserWarning):
+    """Many low-precision updates hit the ends of the integer grid."""
+
+
+def _smoothness(row_sq_norms: np.ndarray, loss: str, alpha: float, fit_intercept: bool) -> float:
+    """Mean per-sample smoothness constant of the objective on the training data."""
+    feature = float(row_sq_norms.mean()) + (1.0 if fit_intercept else 0.0)
+    return _LOSS_CURVATURE[loss] * feature + alpha
+
+
+class _LowPrecisionLinear(BaseEstimator):
+    """Shared parameters, data preparation and the call into the C++ solver."""
+
+    _parameter_constraints: dict = {
+        "solver": [StrOptions({"halp", "svrg", "sgd"})],
+        "bits": [Options(Integral, {8, 16, 32})],
+        "eta": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "mu": [Interval(Real, 0, None, closed="neither")],
+        "delta": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "epoch_length": [Interval(Integral, 1, None, closed="left"), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        solver="halp",
+        bits=8,
+        eta="auto",
+        alpha=1e-4,
+        mu=0.1,
+        delta="auto",
+        epoch_length=None,
+        max_iter=50,
+        tol=1e-4,
+        fit_intercept=True,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.solver = solver
+        self.bits = bits
+        self.eta = eta
+        self.alpha = alpha
+        self.mu = mu
+        self.delta = delta
+        self.epoch_length = epoch_length
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+    # ---- data -----------------------------------------------------------------
+
+    def _training_data(self, X):
+        """X at the model's width: float32, or int8/int16 with per-row scales."""
+        with np.errstate(over="ignore"):
+            X32 = np.ascontiguousarray(X, dtype=np.float32)
+        if not np.isfinite(X32).all():
+            raise ValueError("X has values beyond the float32 range (|x| > 3.4e38); rescale it first")
+        if self.bits == 32:
+            self.data_rounding_error_ = 0.0
+            return X32, None
+        qmax = GRID_MAX[self.bits]
+        row_scale = (np.abs(X32).max(axis=1) / np.float32(qmax)).astype(np.float32)
+        row_scale[row_scale == 0] = 1.0  # an all-zero row quantizes to zeros at any scale
+        quantize = _core.quantize_i8 if self.bits == 8 else _core.quantize_i16
+        Xq, _ = quantize(X32, row_scale, False, 0)
+        deq = Xq.astype(np.float64) * row_scale[:, None]
+        norm = float(np.linalg.norm(X32.astype(np.float64)))
+        self.data_rounding_error_ = float(np.linalg.norm(X32 - deq)) / norm if norm > 0 else 0.0
+        return Xq, row_scale
+
+    @staticmethod
+    def _row_sq_norms(Xt, row_scale):
+        if row_scale is None:
+            return np.einsum("ij,ij->i", Xt, Xt, dtype=np.float64)
+        Xf = Xt.astype(np.float64)
+        return np.einsum("ij,ij->i", Xf, Xf) * row_scale.astype(np.float64) ** 2
+
+    # ---- fit --------------------------------------------------------------------
+
+    def _fit(self, X, y_encoded, loss, n_outputs):
+        Xt, row_scale = self._training_data(X)
+        n_samples, n_features = Xt.shape
+        L = _smoothness(self._row_sq_norms(Xt, row_scale), loss, self.alpha, self.fit_intercept)
+        # 1/(2 L) with L the *mean* per-sample smoothness: the max would let a
+        # single outlier row (a rare pixel after standardization, say) shrink
+        # every step; a step too large for the data ends in a DivergenceError.
+        eta = (1.0 / (2.0 * L) if L > 0 else 1.0) if self.eta == "auto" else float(self.eta)
+        self.eta_ = eta
+        epoch_length = 2 * n_samples if self.epoch_length is None else int(self.epoch_length)
+
+        coef0 = np.zeros((n_outputs, n_features), dtype=np.float32)
+        intercept0 = np.zeros(n_outputs, dtype=np.float64)
+        if self.warm_start and hasattr(self, "_coef") and self._coef.shape == coef0.shape:
+            coef0[:] = self._coef
+            intercept0[:] = self._intercept
+
+        delta = 1.0
+        if self.bits != 32 and self.solver != "halp":
+            delta = self._auto_delta(Xt, row_scale, y_encoded, loss, coef0, intercept0) if self.delta == "auto" else float(self.delta)
+        seed = seed_from(self.random_state)
+        result = _core.fit(
+            Xt, row_scale, y_encoded, coef0, intercept0,
+            method=self.solver, loss=loss, eta=eta, alpha=float(self.alpha), mu=float(self.mu),
+            delta=float(delta), epoch_length=epoch_length, max_iter=int(self.max_iter),
+            tol=float(self.tol), fit_intercept=bool(self.fit_intercept), seed=seed,
+            verbose=int(self.verbose), backend=check_backend(None),
+        )
+        if result["diverged"]:
+            raise DivergenceError(
+                f"the objective became non-finite after {result['n_iter']} epoch(s) with eta={eta:.3g}; "
+                f"the step size is too large for this data: pass a smaller eta (for example "
+                f"eta={eta / 10:.3g}) or eta='auto', or standardize X"
+            )
+        self._coef = result["coef"]
+        self._intercept = result["intercept"] if self.fit_intercept else np.zeros(n_outputs)
+        self.n_iter_ = int(result["n_iter"])
+        self.history_ = {key: np.asarray(v) for key, v in result["history"].items()}
+        self.initial_objective_ = float(result["initial_objective"])
+        self.scale_ = float(result["scale"]) if self.bits != 32 else None
+        self._warn_about(result)
+        return self
+
+    def _auto_delta(self, Xt, row_scale, y_encoded, loss, coef0, intercept0):
+        """The fixed grid for LP-SGD / LP-SVRG: HALP's first-epoch grid.
+
+        The distance from the start w_0 to the optimum is at most
+        ||grad F(w_0)|| / mu for a mu-strongly convex F, so a grid of
+        2**(bits-1) - 1 steps of ||grad F(w_0)|| / (mu (2**(bits-1) - 1)) around
+        the origin covers it, which is exactly the grid HALP trains its first
+        epoch on. One full-gradient evaluation at 32 bits gives the norm.
+        """
+        if row_scale is None:
+            Xf = Xt
+        else:
+            Xf = Xt.astype(np.float32) * row_scale[:, None]
+        probe = _core.fit(
+            np.ascontiguousarray(Xf, dtype=np.float32), None, y_encoded, coef0, intercept0,
+            method="svrg", loss=loss, eta=1.0, alpha=float(self.alpha), mu=1.0, delta=1.0,
+            epoch_length=0, max_iter=0, tol=0.0, fit_intercept=bool(self.fit_intercept), seed=0,
+            verbose=0, backend=check_backend(None),
+        )
+        g = float(probe["initial_grad_norm"])
+        radius = float(np.abs(coef0).max()) + (g / float(self.mu) if math.isfinite(g) else 1.0)
+        return radius / GRID_MAX[self.bits] if radius > 0 else 1.0
+
+    def _warn_about(self, result):
+        sat = self.history_["saturated"]
+        if self.bits != 32 and sat.size and np.mean(sat > SATURATION_LIMIT) >= 0.5:
+            hint = (
+                "a smaller mu (HALP's grid spans ||g~||/mu)"
+                if self.solver == "halp"
+                else "a larger delta (the grid spans 127*delta at 8 bits)"
+            )
+            warnings.warn(
+                f"{100 * float(np.median(sat)):.1f}% of the coordinate updates saturated in a typical "
+                f"epoch (more than {100 * SATURATION_LIMIT:g}% in at least half of the epochs): the "
+                f"{self.bits}-bit grid is too narrow for this model; try {hint}, or bits=16",
+                SaturationWarning,
+                stacklevel=3,
+            )
+        if self.tol > 0 and not result["converged"]:
+            warnings.warn(
+                f"{self.solver} at {self.bits} bits did not reach tol={self.tol:g} (relative gradient "
+                f"norm) in max_iter={self.max_iter} epochs; increase max_iter or eta",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _decision(self, X):
+        check_is_fitted(self, "n_iter_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return X @ self._coef.T.astype(X.dtype, copy=False) + self._intercept
+
+
+class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
+    """Least squares trained at 8, 16 or 32 bits by HALP, SVRG or SGD.
+
+    Minimizes ``(1/(2n)) ||X w + b - y||^2 + alpha/2 ||w||^2``.
+
+    Parameters
+    ----------
+    solver : {"halp", "svrg", "sgd"}, default="halp"
+        The training algorithm (see :mod:`lpcore.linear_model`).
+    bits : {8, 16, 32}, default=8
+        Width of the model and the data. 32 runs the fp32 baselines.
+    eta : float or "auto", default="auto"
+        Step size. "auto" is ``1 / (2 L)``, with ``L`` the mean per-sample
+        smoothness constant of the objective on the (rounded) data:
+        ``c * mean_i(||x_i||^2 + fit_intercept) + alpha``, with ``c`` 1 for
+        squared, 1/4 for logistic and 1/2 for multinomial loss.
+    alpha : float, default=1e-4
+        L2 penalty.
+    mu : float, default=0.1
+        HALP's strong-convexity guess: each epoch's grid spans ``||g~|| / mu``
+        around the centre. A larger mu gives a finer grid (less rounding
+        noise) and more saturation; a smaller one a coarser, wider grid. 0.1
+        suits standardized features (on standardized digits, 0.03 is noisier
+        and 0.3 already saturates; see the README).
+    delta : float or "auto", default="auto"
+        Fixed grid step of LP-SGD / LP-SVRG (bits 8 and 16). "auto" uses
+        HALP's first-epoch grid, ``||grad F(0)|| / (mu (2**(bits-1) - 1))``.
+    epoch_length : int or None, default=None
+        Inner steps per outer epoch (T); None means ``2 * n_samples``.
+    max_iter : int, default=50
+        Maximum number of outer epochs.
+    tol : float, default=1e-4
+        Stop once the full-gradient norm falls below ``tol`` times its value
+        at the start. 0 runs all ``max_iter`` epochs.
+    fit_intercept : bool, default=True
+        Learn an unpenalized intercept (kept in float64).
+    warm_start : bool, default=False
+        Start from the previous fit's solution.
+    random_state : int, RandomState instance or None, default=None
+        Seeds sampling and stochastic rounding. The same seed gives the same
+        model on every backend.
+    verbose : int, default=0
+        Print one line per epoch to stderr.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+        Outer epochs run.
+    history_ : dict of ndarray
+        Per epoch: ``objective`` and ``grad_norm`` (full-gradient norm) at the
+        end of the epoch, ``seconds`` (full-gradient pass plus inner loop),
+        ``inner_seconds``, ``saturated`` (fraction of coordinate updates that
+        hit the grid's ends) and ``scale`` (grid step used).
+    initial_objective_ : float
+    scale_ : float or None
+        The final grid step: HALP's last scale, or delta; None at 32 bits.
+    eta_ : float
+        The step size used.
+    data_rounding_error_ : float
+        ``||X - X_q||_F / ||X||_F`` of the data rounding (0 at 32 bits).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X has string feature names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from lpcore import LowPrecisionRegressor
+    >>> X, y = make_regression(n_samples=200, n_features=5, noise=1.0, random_state=0)
+    >>> model = LowPrecisionRegressor(random_state=0).fit(X, y)
+    >>> bool(model.score(X, y) > 0.99)
+    True
+    """
+
+    def fit(self, X, y):
+        """Fit the model to X (n_samples, n_features) and y (n_samples,)."""
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        self._fit(X, y, "squared", 1)
+        self.coef_ = self._coef[0].astype(np.float64)
+        self.intercept_ = float(self._intercept[0])
+        return self
+
+    def predict(self, X):
+        """Predicted targets, shape (n_samples,)."""
+        return self._decision(X)[:, 0]
+
+
+class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
+    """Logistic regression trained at 8, 16 or 32 bits by HALP, SVRG or SGD.
+
+    Two classes: binary logistic loss, with ``classes_[1]`` the positive class.
+    More classes: multinomial (softmax) loss, one weight row per class. The
+    objective is the mean loss plus ``alpha/2 ||W||^2``; this is scikit-learn's
+    ``LogisticRegression(C=1 / (alpha * n_samples))``.
+
+    The parameters and the fitted ``n_iter_``, ``history_``,
+    ``initial_objective_``, ``scale_``, ``eta_``, ``data_rounding_error_``,
+    ``n_features_in_`` and ``feature_names_in_`` are those of
+    :class:`LowPrecisionRegressor`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from lpcore import LowPrecisionClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), LowPrecisionClassifier(random_state=0)).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags
+
+    def fit(self, X, y):
+        """Fit the model to X (n_samples, n_features) and class labels y."""
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        classes = encoder.classes_
+        if classes.size < 2:
+            raise ValueError(
+                f"LowPrecisionClassifier needs samples of at least 2 classes; got 1 class ({classes[0]!r})"
+            )
+        self.classes_ = classes
+        codes = encoder.transform(y)
+        if classes.size == 2:
+            target = np.where(codes == 1, 1.0, -1.0)
+            self._fit(X, target, "logistic", 1)
+        else:
+            self._fit(X, codes.astype(np.float64), "multinomial", classes.size)
+        self.coef_ = self._coef.astype(np.float64)
+        self.intercept_ = np.asarray(self._intercept, dtype=np.float64).copy()
+        return self
+
+    def decision_function(self, X):
+        """Margins: shape (n_samples,) for two classes, else (n_samples, n_classes)."""
+        scores = self._decision(X)
+        return scores[:, 0] if self.classes_.size == 2 else scores
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes)."""
+        scores = self.decision_function(X)
+        if self.classes_.size == 2:
+            p = expit(scores)
+            return np.column_stack([1.0 - p, p])
+        return softmax(scores, axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted class labels, shape (n_samples,)."""
+        scores = self.decision_function(X)
+        if self.classes_.size == 2:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
