@@ -138,3 +138,235 @@ def quantize_reference(x, scale, bits, stochastic, seed):
     else:
         q = np.rint(y)
     return np.clip(q, -qmax, qmax).astype(np.int8 if bits == 8 else np.int16)
+
+
+# ---- solvers ----------------------------------------------------------------
+# A step-by-step twin of cpp/src/solver.cpp for bits 8 and 16 (and a float64
+# one for bits 32). It draws from the same streams in the same order, so the
+# integer state (the offset z) matches the C++ solver exactly; float sums are
+# taken in NumPy's order, so float state matches to rounding.
+
+GOLDEN = 0x9E3779B97F4A7C15
+REFRESH_PERIOD = 16
+PACK_BLOCK = {8: 32, 16: 16}
+
+
+def solver_seed(seed: int, stream: int) -> int:
+    return SplitMix(seed ^ ((GOLDEN * stream) & M64)).next()
+
+
+class Xorshift128p4:
+    """The four-lane stream as a stateful source of 32-byte blocks."""
+
+    def __init__(self, seed: int):
+        sm = SplitMix(seed)
+        s0, s1 = [], []
+        for _ in range(4):
+            a, b = sm.next(), sm.next()
+            s0.append(a)
+            s1.append(b if (a | b) else 1)
+        self.s0 = np.array(s0, dtype=np.uint64)
+        self.s1 = np.array(s1, dtype=np.uint64)
+
+    def words32(self, n_blocks: int) -> np.ndarray:
+        out = np.empty((n_blocks, 4), dtype=np.uint64)
+        for k in range(n_blocks):
+            a, b = self.s0, self.s1
+            out[k] = a + b
+            self.s0 = b
+            a = a ^ (a << np.uint64(23))
+            self.s1 = a ^ b ^ (a >> np.uint64(18)) ^ (b >> np.uint64(5))
+        return out.astype("<u8").view("<u4").reshape(-1)
+
+
+def pack(v: np.ndarray, block: int) -> np.ndarray:
+    """Natural order -> the kernels' packed offset order (evens, then odds, per block)."""
+    out = v.copy()
+    full = len(v) - len(v) % block
+    for b in range(0, full, block):
+        out[b : b + block // 2] = v[b : b + block : 2]
+        out[b + block // 2 : b + block] = v[b + 1 : b + block : 2]
+    return out
+
+
+def unpack(v: np.ndarray, block: int) -> np.ndarray:
+    out = v.copy()
+    full = len(v) - len(v) % block
+    for b in range(0, full, block):
+        out[b : b + block : 2] = v[b : b + block // 2]
+        out[b + 1 : b + block : 2] = v[b + block // 2 : b + block]
+    return out
+
+
+def update_with(d: Dither, z, x, a: float, c, bits: int):
+    """The fused update drawing from an existing Dither; c in natural order."""
+    frac, lim = (8, 127) if bits == 8 else (15, 32767)
+    A = d.multiplier(a, frac)
+    r = _dither_values(d, len(z), bits)
+    if bits == 16:
+        r = r >> 1
+    L = [int(zi) * 2**frac + int(ri) + int(ci) + A * int(xi) for zi, xi, ci, ri in zip(z, x, c, r)]
+    v = [li >> frac for li in L]
+    if bits == 8:
+        sat = sum(1 for li in L if li >= 32767 or li < -32512)
+    else:
+        sat = sum(1 for vi in v if vi < -lim or vi > lim)
+    return np.array([min(max(vi, -lim), lim) for vi in v], dtype=np.int64), sat
+
+
+def loss_and_derivative(loss: str, m, y: float):
+    """Loss of one sample and its derivative in the margins (cf. solver.cpp)."""
+    if loss == "squared":
+        r = m[0] - y
+        return 0.5 * r * r, [r]
+    if loss == "logistic":
+        t = -y * m[0]
+        sig = 1.0 / (1.0 + math.exp(-t)) if t >= 0 else math.exp(t) / (1.0 + math.exp(t))
+        value = t + math.log1p(math.exp(-t)) if t > 0 else math.log1p(math.exp(t))
+        return value, [-y * sig]
+    top = max(m)
+    e = [math.exp(mk - top) for mk in m]
+    total = 0.0
+    for ek in e:
+        total += ek
+    label = int(y)
+    phi = [ek / total - (1.0 if k == label else 0.0) for k, ek in enumerate(e)]
+    return top + math.log(total) - m[label], phi
+
+
+def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, delta, epoch_length,
+                  max_iter, fit_intercept, seed, bits):
+    """Twin of lpcore::fit from a zero start with tol = 0.
+
+    bits 8/16: Xq is the integer data, row_scale its scales. bits 32: Xq is the
+    float data (row_scale ignored) and the model is kept in float64.
+    """
+    exact = bits == 32
+    Xq = np.asarray(Xq, dtype=np.float64 if exact else np.int64)
+    if exact:
+        row_scale = np.ones(len(Xq))
+    n, dim = Xq.shape
+    K = n_outputs
+    qmax = 127 if bits == 8 else 32767
+    frac = 8 if bits == 8 else 15
+    block = PACK_BLOCK.get(bits, 1)
+    halp = method == "halp" and not exact
+    vr = method != "sgd"
+    sx = [float(np.float32(s)) for s in row_scale]
+    dither = Dither(solver_seed(seed, 1))
+    sampler = Xorshift128p(solver_seed(seed, 2))
+    offset_rng = Xorshift128p4(solver_seed(seed, 3))
+    offset_draws = Xorshift128p(solver_seed(seed, 4))
+    z = np.zeros((K, dim), dtype=np.float64 if exact else np.int64)
+    w_base = np.zeros((K, dim), dtype=np.float32)
+    b = [0.0] * K
+    s = 1.0 if (halp or exact) else float(delta)
+    c_q = np.zeros((K, dim), dtype=np.int64)  # natural order
+    c_float = np.zeros(K * dim, dtype=np.float32)  # packed order, as the solver keeps it
+    history = []
+
+    def round_offsets():
+        if bits == 8:
+            words = offset_rng.words32(-(-(K * dim) // 8))[: K * dim]
+            yv = np.clip(c_float / np.float32(1.0 / 256.0), np.float32(-32768), np.float32(32768))
+            fl = np.floor(yv)
+            u = (words >> 8).astype(np.float32) * np.float32(2.0**-24)
+            q = np.clip(fl + (u < (yv - fl)).astype(np.float32), -32767, 32767).astype(np.int64)
+        else:
+            q = np.empty(K * dim, dtype=np.int64)
+            for j in range(K * dim):
+                v = math.ldexp(float(c_float[j]), frac)
+                fl = math.floor(v)
+                u = (offset_draws.next() >> 11) * 2.0**-53
+                q[j] = int(fl) + (1 if u < v - fl else 0)
+        for k in range(K):
+            c_q[k] = unpack(q[k * dim : (k + 1) * dim], block)
+
+    def shrink(steps):
+        if alpha <= 0 or steps == 0:
+            return
+        kk = 1.0 - math.pow(1.0 - eta * alpha, float(steps))
+        if exact:
+            z[:] = z - kk * z
+            return
+        for k in range(K):
+            z[k], _ = update_with(dither, z[k], z[k], -kk, np.zeros(dim, dtype=np.int64), bits)
+
+    def index():
+        return (sampler.next() * n) >> 64
+
+    for epoch in range(max_iter + 1):
+        if halp:
+            w_base[:] = (w_base.astype(np.float64) + s * z.astype(np.float64)).astype(np.float32)
+            z[:] = 0
+        # full pass at the anchor
+        g = np.zeros((K, dim), dtype=np.float64 if exact else np.float32)
+        gb = [0.0] * K
+        anchor_phi = np.zeros((n, K))
+        base = np.zeros((n, K))
+        total = 0.0
+        for i in range(n):
+            if halp:
+                base[i] = sx[i] * (Xq[i].astype(np.float64) @ w_base.T.astype(np.float64))
+                m = [b[k] + base[i, k] for k in range(K)]
+            else:
+                m = [b[k] + sx[i] * s * float(Xq[i] @ z[k]) for k in range(K)]
+            value, phi = loss_and_derivative(loss, m, float(y[i]))
+            total += value
+            for k in range(K):
+                anchor_phi[i, k] = phi[k]
+                gb[k] += phi[k]
+                if exact:
+                    g[k] = g[k] + phi[k] * Xq[i]
+                else:
+                    g[k] = g[k] + np.float32(phi[k] * sx[i]) * Xq[i].astype(np.float32)
+        inv_n = 1.0 / n
+        w = s * z.astype(np.float64) + (w_base.astype(np.float64) if halp else 0.0)
+        gfull = g.astype(np.float64) * inv_n + alpha * w
+        coef_norm = math.sqrt(float(np.cumsum((gfull * gfull).ravel())[-1]))
+        objective = total * inv_n + 0.5 * alpha * float(np.sum(w * w))
+        if epoch > 0:
+            history.append(objective)
+        if epoch == max_iter:
+            break
+        if halp:
+            s_new = coef_norm / (mu * qmax)
+            if s_new > 0 and math.isfinite(s_new):
+                s = s_new
+        if vr and exact:
+            c_exact = -eta * (g.astype(np.float64) * inv_n)
+        elif vr:
+            limit = (16383 if bits == 8 else 2**28) / 2.0**frac
+            base_w = w_base.astype(np.float64) if halp else np.zeros((K, dim))
+            c = -eta * (g.astype(np.float64) * inv_n + alpha * base_w) / s
+            c = np.clip(c, -limit, limit).astype(np.float32)
+            c_float[:] = np.concatenate([pack(c[k], block) for k in range(K)])
+            round_offsets()
+        since = 0
+        nxt = index() if epoch_length > 0 else 0
+        for step in range(epoch_length):
+            i = nxt
+            if step + 1 < epoch_length:
+                nxt = index()
+            m = [b[k] + sx[i] * s * float(Xq[i] @ z[k]) + (base[i, k] if halp else 0.0) for k in range(K)]
+            _, phi = loss_and_derivative(loss, m, float(y[i]))
+            for k in range(K):
+                dk = phi[k] - anchor_phi[i, k] if vr else phi[k]
+                a = float(np.float32(-eta * dk * sx[i] / s))
+                if exact:
+                    z[k] = z[k] + (c_exact[k] if vr else 0.0) + (-eta * dk * sx[i] / s) * Xq[i]
+                else:
+                    ck = c_q[k] if vr else np.zeros(dim, dtype=np.int64)
+                    z[k], _ = update_with(dither, z[k], Xq[i], a, ck, bits)
+                if fit_intercept:
+                    b[k] -= eta * (dk + (gb[k] * inv_n if vr else 0.0))
+            since += 1
+            if since == REFRESH_PERIOD:
+                shrink(since)
+                since = 0
+                if bits == 8 and vr:
+                    round_offsets()
+        shrink(since)
+    coef = (s * z.astype(np.float64) + (w_base.astype(np.float64) if halp else 0.0)).astype(np.float32)
+    return {"offset": z, "centre": w_base, "coef": coef, "intercept": np.array(b), "scale": s,
+            "objective": np.array(history)}

@@ -131,7 +131,7 @@ py::dict fit_binding(const py::array& X, const std::optional<Array<float>>& row_
   cfg.fit_intercept = fit_intercept;
   cfg.seed = seed;
   cfg.verbose = verbose;
-  if (py::isinstance<Array<float>>(X) && X.dtype().is(py::dtype::of<float>())) {
+  if (X.dtype().is(py::dtype::of<float>())) {
     data.x32 = static_cast<const float*>(X.data());
   } else if (X.dtype().is(py::dtype::of<std::int8_t>())) {
     data.x8 = static_cast<const std::int8_t*>(X.data());
@@ -177,6 +177,16 @@ py::dict fit_binding(const py::array& X, const std::optional<Array<float>>& row_
   out["coef"] = coef;
   out["intercept"] = Array<double>(static_cast<py::ssize_t>(r.intercept.size()), r.intercept.data());
   out["history"] = history;
+  Array<float> centre({coef0.shape(0), coef0.shape(1)});
+  std::copy(r.centre.begin(), r.centre.end(), centre.mutable_data());
+  out["centre"] = centre;
+  if (!r.offset.empty()) {
+    Array<std::int32_t> offset({coef0.shape(0), coef0.shape(1)});
+    std::copy(r.offset.begin(), r.offset.end(), offset.mutable_data());
+    out["offset"] = offset;
+  } else {
+    out["offset"] = py::none();
+  }
   out["initial_objective"] = r.initial_objective;
   out["initial_grad_norm"] = r.initial_grad_norm;
   out["n_iter"] = r.n_iter;

@@ -220,6 +220,11 @@ class Trainer {
       out.n_iter = epoch + 1;
     }
     out.coef = coefficients();
+    out.centre.assign(K_ * d_, 0.0f);
+    if constexpr (Ops::kLowPrecision) {
+      if (halp()) out.centre = w_base_;
+      out.offset.assign(z_.begin(), z_.end());
+    }
     out.intercept = b_;
     out.scale = s_;
     return out;

@@ -74,7 +74,9 @@ struct EpochRecord {
 };
 
 struct FitResult {
-  std::vector<float> coef;         // K x d
+  std::vector<float> coef;         // K x d: w_base + s z
+  std::vector<float> centre;       // K x d: w_base (HALP; zeros otherwise)
+  std::vector<std::int32_t> offset;  // K x d: z on its grid (bits 8/16; empty at 32)
   std::vector<double> intercept;   // K
   std::vector<EpochRecord> history;
   double initial_objective = 0, initial_grad_norm = 0;

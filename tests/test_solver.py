@@ -1,0 +1,148 @@
+"""The C++ solvers against their step-by-step twins in tests/reference.py."""
+
+import numpy as np
+import pytest
+import reference
+from conftest import BACKENDS
+from lpcore import _core
+
+LOSSES = [("squared", 1), ("logistic", 1), ("multinomial", 3)]
+METHODS = ["sgd", "svrg", "halp"]
+
+
+def problem(bits, loss, K, n=30, d=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    if loss == "squared":
+        y = X @ rng.normal(size=d) + 0.1 * rng.normal(size=n)
+    elif loss == "logistic":
+        y = np.where(X[:, 0] + 0.5 * rng.normal(size=n) > 0, 1.0, -1.0)
+    else:
+        y = rng.integers(0, K, n).astype(np.float64)
+    if bits == 32:
+        return X, None, y
+    qmax = 127 if bits == 8 else 32767
+    rs = (np.abs(X).max(1) / qmax).astype(np.float32)
+    Xq, _ = (_core.quantize_i8 if bits == 8 else _core.quantize_i16)(X, rs, False, 0)
+    return Xq, rs, y
+
+
+def run(Xq, rs, y, K, backend=None, **kw):
+    d = Xq.shape[1]
+    return _core.fit(Xq, rs, y, np.zeros((K, d), np.float32), np.zeros(K), tol=0.0, verbose=0,
+                     backend=backend, **kw)
+
+
+ARGS = dict(eta=0.05, alpha=0.01, mu=0.5, delta=0.01, epoch_length=40, max_iter=2, fit_intercept=True, seed=7)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("loss,K", LOSSES)
+@pytest.mark.parametrize("method", ["sgd", "svrg"])
+def test_lp_integer_state_matches_reference_exactly(bits, loss, K, method, backend):
+    # LP-SGD / LP-SVRG use integer dot products only: every epoch is exact.
+    Xq, rs, y = problem(bits, loss, K)
+    r = run(Xq, rs, y, K, backend=backend, method=method, loss=loss, **ARGS)
+    ref = reference.fit_reference(Xq, rs, y, K, method=method, loss=loss, bits=bits, **ARGS)
+    assert np.any(ref["offset"] != 0)  # the comparison is not between two zero models
+    np.testing.assert_array_equal(r["offset"], ref["offset"])
+    np.testing.assert_array_equal(r["coef"], ref["coef"])
+    np.testing.assert_allclose(r["intercept"], ref["intercept"], rtol=1e-12)
+    np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("loss,K", LOSSES)
+def test_halp_matches_reference(bits, loss, K, backend):
+    Xq, rs, y = problem(bits, loss, K)
+    # One epoch is exact: the centre is 0, the scale comes from integer sums,
+    # and the final re-centring writes float32(s z) with the integer offset z.
+    one = dict(ARGS, max_iter=1)
+    r = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, **one)
+    ref = reference.fit_reference(Xq, rs, y, K, method="halp", loss=loss, bits=bits, **one)
+    assert np.any(ref["centre"] != 0)
+    np.testing.assert_array_equal(r["centre"], ref["centre"])
+    assert r["scale"] == ref["scale"]
+    # Later epochs add the float dot x_i . w~, summed in another order by NumPy.
+    three = dict(ARGS, max_iter=3)
+    r = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, **three)
+    ref = reference.fit_reference(Xq, rs, y, K, method="halp", loss=loss, bits=bits, **three)
+    np.testing.assert_allclose(r["coef"], ref["coef"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(r["intercept"], ref["intercept"], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(r["scale"], ref["scale"], rtol=1e-5)
+    np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss,K", LOSSES)
+@pytest.mark.parametrize("method", ["sgd", "svrg"])
+def test_fp32_solvers_match_float64_reference(loss, K, method, backend):
+    X, _, y = problem(32, loss, K)
+    args = dict(ARGS, eta=0.02)
+    r = run(X, None, y, K, backend=backend, method=method, loss=loss, **args)
+    ref = reference.fit_reference(X, None, y, K, method=method, loss=loss, bits=32, **args)
+    assert r["offset"] is None
+    np.testing.assert_allclose(r["coef"], ref["coef"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(r["intercept"], ref["intercept"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("bits", [8, 16, 32])
+@pytest.mark.parametrize("loss,K", LOSSES)
+@pytest.mark.parametrize("method", METHODS)
+def test_backends_train_identical_models(bits, loss, K, method):
+    # d = 100 exercises the SIMD bodies and their tails; several epochs re-centre HALP.
+    Xq, rs, y = problem(bits, loss, K, n=60, d=100, seed=3)
+    args = dict(ARGS, max_iter=4, epoch_length=120)
+    fits = [run(Xq, rs, y, K, backend=be, method=method, loss=loss, **args) for be in BACKENDS]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other["coef"], fits[0]["coef"])
+        np.testing.assert_array_equal(other["intercept"], fits[0]["intercept"])
+        np.testing.assert_array_equal(other["history"]["objective"], fits[0]["history"]["objective"])
+
+
+def test_halp_rescales_every_epoch_and_records_history():
+    Xq, rs, y = problem(8, "squared", 1, n=200, d=20)
+    r = run(Xq, rs, y, 1, method="halp", loss="squared", **dict(ARGS, max_iter=6, epoch_length=400, alpha=0.0, eta=0.01))
+    h = r["history"]
+    assert r["n_iter"] == 6 and all(len(v) == 6 for v in h.values())
+    assert np.all(np.diff(h["scale"]) < 0)  # the grid shrinks with the gradient
+    assert h["grad_norm"][-1] < 1e-2 * r["initial_grad_norm"]
+    assert np.all(h["seconds"] >= h["inner_seconds"]) and np.all(h["inner_seconds"] > 0)
+    assert np.all((h["saturated"] >= 0) & (h["saturated"] <= 1))
+
+
+def test_tol_stops_early():
+    Xq, rs, y = problem(16, "squared", 1, n=200, d=20)
+    r = _core.fit(Xq, rs, y, np.zeros((1, 20), np.float32), np.zeros(1), method="halp", loss="squared",
+                  eta=0.02, alpha=0.0, mu=0.5, delta=1.0, epoch_length=400, max_iter=100, tol=1e-3,
+                  fit_intercept=True, seed=0, verbose=0)
+    assert r["converged"] and r["n_iter"] < 100
+    assert r["history"]["grad_norm"][-1] <= 1e-3 * r["initial_grad_norm"]
+
+
+def test_divergence_is_reported_not_crashed():
+    X, _, y = problem(32, "squared", 1)
+    r = run(X, None, y, 1, method="svrg", loss="squared", **dict(ARGS, eta=50.0, max_iter=20))
+    assert r["diverged"]
+
+
+@pytest.mark.parametrize("bad", [-1.0, 3.0, 0.5, np.nan])
+def test_out_of_range_labels_are_rejected(bad):
+    X, _, y = problem(32, "multinomial", 3)
+    y = y.copy()
+    y[4] = bad
+    with pytest.raises(ValueError, match="class indices"):
+        run(X, None, y, 3, method="svrg", loss="multinomial", **ARGS)
+
+
+def test_shapes_are_checked():
+    X, _, y = problem(32, "squared", 1)
+    with pytest.raises(ValueError, match="y"):
+        run(X, None, y[:-1], 1, method="svrg", loss="squared", **ARGS)
+    Xq, rs, y = problem(8, "squared", 1)
+    with pytest.raises(ValueError, match="row_scale"):
+        run(Xq, rs[:-1], y, 1, method="svrg", loss="squared", **ARGS)
+    with pytest.raises(ValueError, match="row_scale"):
+        run(Xq, None, y, 1, method="svrg", loss="squared", **ARGS)
+    with pytest.raises(ValueError, match="float32, int8 or int16"):
+        run(X.astype(np.float64), None, y, 1, method="svrg", loss="squared", **ARGS)
