@@ -206,27 +206,28 @@ class _LowPrecisionLinear(BaseEstimator):
         return self
 
     def _auto_delta(self, Xt, row_scale, y_encoded, loss, coef0, intercept0):
-        """The fixed grid for LP-SGD / LP-SVRG: HALP's first-epoch grid.
+        """The fixed grid of LP-SGD / LP-SVRG: twice the largest coefficient of
+        one coordinate-wise Newton step from the start, over 2**(bits-1) - 1.
 
-        The distance from the start w_0 to the optimum is at most
-        ||grad F(w_0)|| / mu for a mu-strongly convex F, so a grid of
-        2**(bits-1) - 1 steps of ||grad F(w_0)|| / (mu (2**(bits-1) - 1)) around
-        the origin covers it, which is exactly the grid HALP trains its first
-        epoch on. One full-gradient evaluation at 32 bits gives the norm.
+        The step ``w_j = w0_j - g_j / H_jj`` (gradient g and diagonal curvature
+        H of the objective at the start) is exact for uncorrelated features,
+        and it gets the solution's scale right for standardized data, which is
+        all a fixed grid needs.
         """
-        if row_scale is None:
-            Xf = Xt
+        Xf = Xt.astype(np.float64) * (1.0 if row_scale is None else row_scale[:, None])
+        margins = Xf @ coef0.T.astype(np.float64) + intercept0
+        if loss == "squared":
+            phi = margins - y_encoded[:, None]
+        elif loss == "logistic":
+            phi = -y_encoded[:, None] * expit(-y_encoded[:, None] * margins)
         else:
-            Xf = Xt.astype(np.float32) * row_scale[:, None]
-        probe = _core.fit(
-            np.ascontiguousarray(Xf, dtype=np.float32), None, y_encoded, coef0, intercept0,
-            method="svrg", loss=loss, eta=1.0, alpha=float(self.alpha), mu=1.0, delta=1.0,
-            epoch_length=0, max_iter=0, tol=0.0, fit_intercept=bool(self.fit_intercept), seed=0,
-            verbose=0, backend=check_backend(None),
-        )
-        g = float(probe["initial_grad_norm"])
-        radius = float(np.abs(coef0).max()) + (g / float(self.mu) if math.isfinite(g) else 1.0)
-        return radius / GRID_MAX[self.bits] if radius > 0 else 1.0
+            phi = softmax(margins, axis=1)
+            phi[np.arange(len(y_encoded)), y_encoded.astype(int)] -= 1.0
+        grad = phi.T @ Xf / len(Xf) + self.alpha * coef0
+        curvature = _LOSS_CURVATURE[loss] * np.mean(Xf * Xf, axis=0) + self.alpha
+        step = np.divide(grad, curvature, out=np.zeros_like(grad), where=curvature > 0)
+        radius = 2.0 * float(np.abs(coef0 - step).max())
+        return radius / GRID_MAX[self.bits] if radius > 0 and math.isfinite(radius) else 1.0
 
     def _warn_about(self, result):
         sat = self.history_["saturated"]
@@ -282,8 +283,10 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         suits standardized features (on standardized digits, 0.03 is noisier
         and 0.3 already saturates; see the README).
     delta : float or "auto", default="auto"
-        Fixed grid step of LP-SGD / LP-SVRG (bits 8 and 16). "auto" uses
-        HALP's first-epoch grid, ``||grad F(0)|| / (mu (2**(bits-1) - 1))``.
+        Fixed grid step of LP-SGD / LP-SVRG (bits 8 and 16). "auto" makes the
+        grid span twice the largest coefficient of one coordinate-wise Newton
+        step from the start (``w_j = -g_j / H_jj``), over ``2**(bits-1) - 1``
+        steps.
     epoch_length : int or None, default=None
         Inner steps per outer epoch (T); None means ``2 * n_samples``.
     max_iter : int, default=50
