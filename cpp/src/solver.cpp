@@ -391,23 +391,38 @@ class Trainer {
     for (std::size_t c = 0; c < K_; ++c) Ops::shrink(t_, &z_[c * d_], k, zero, d_, dither_);
   }
 
-  void prefetch_row(std::size_t i) const {
+  // Everything step i will read at a random address: the row (its first 4 KiB;
+  // the hardware prefetcher streams the rest), its target, scale and anchor data.
+  void prefetch_sample(std::size_t i) const {
     const char* p = reinterpret_cast<const char*>(row(i));
     const std::size_t bytes = std::min<std::size_t>(d_ * sizeof(T), 4096);
     for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+    __builtin_prefetch(data_.y + i);
+    __builtin_prefetch(&anchor_phi_[i * K_]);
+    if constexpr (Ops::kLowPrecision) {
+      __builtin_prefetch(data_.row_scale + i);
+      if (halp()) __builtin_prefetch(&base_[i * K_]);
+    }
   }
 
   std::size_t inner_loop() {
     const bool vr = cfg_.method != Method::sgd;
     const double inv_n = 1.0 / static_cast<double>(n_);
     std::size_t saturated = 0, since_refresh = 0;
-    std::size_t next = cfg_.epoch_length > 0 ? uniform_index(sampler_, n_) : 0;
+    // Samples are drawn kLookahead steps ahead (the same index sequence) so
+    // that their rows arrive from memory before they are needed.
+    constexpr std::size_t kLookahead = 4;
+    std::size_t ring[kLookahead] = {0, 0, 0, 0}, drawn = 0;
+    const auto draw = [&] {
+      const std::size_t j = uniform_index(sampler_, n_);
+      ring[drawn % kLookahead] = j;
+      prefetch_sample(j);
+      ++drawn;
+    };
+    while (drawn < std::min(kLookahead, cfg_.epoch_length)) draw();
     for (std::size_t step = 0; step < cfg_.epoch_length; ++step) {
-      const std::size_t i = next;
-      if (step + 1 < cfg_.epoch_length) {
-        next = uniform_index(sampler_, n_);
-        prefetch_row(next);
-      }
+      const std::size_t i = ring[step % kLookahead];
+      if (drawn < cfg_.epoch_length) draw();  // reuses step's slot, after reading it
       margins(i, halp());
       loss_and_derivative(cfg_.loss, m_.data(), data_.y[i], K_, phi_.data());
       const double sx = row_scale(i);
