@@ -4,7 +4,8 @@
     python benchmarks/run.py --quick         # tiny sizes, seconds (a smoke test)
     python benchmarks/run.py --out DIR       # where results.json and summary.md go
 
-For now the suite is the kernel roofline (bench_kernels.py).
+The suite: the kernel roofline (bench_kernels.py) and the per-epoch solver
+speedups (bench_speedup.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_kernels  # noqa: E402
+import bench_speedup  # noqa: E402
 import lpcore  # noqa: E402
 
 
@@ -48,13 +50,20 @@ def main(argv=None) -> int:
     met = sum(t["met"] for t in kernels["targets"])
     print(f"[kernels] done in {kernels['seconds']:.0f} s: {met}/{len(kernels['targets'])} targets met", flush=True)
 
+    print("[speedup] timing every solver x bits per epoch ...", flush=True)
+    speedup = bench_speedup.run(args.quick, progress=lambda g, r, n: print(f"  {g}: round {r}/{n}", flush=True))
+    met_s = sum(t["met"] for t in speedup["targets"])
+    print(f"[speedup] done in {speedup['seconds']:.0f} s: {met_s}/{len(speedup['targets'])} targets met", flush=True)
+
     summary = "\n\n".join([
         f"# lpcore benchmark summary\n\n{machine['cpu']}, backend {machine['backend']}, lpcore {machine['lpcore']}",
         "## Kernels\n\n" + bench_kernels.format_table(kernels["results"]),
         bench_kernels.format_targets(kernels["targets"]),
+        "## Solvers: seconds per epoch\n\n" + bench_speedup.format_table(speedup),
+        bench_speedup.format_targets(speedup["targets"]),
     ]) + "\n"
     (out / "summary.md").write_text(summary)
-    (out / "results.json").write_text(json.dumps({"machine": machine, "kernels": kernels}, indent=2))
+    (out / "results.json").write_text(json.dumps({"machine": machine, "kernels": kernels, "speedup": speedup}, indent=2))
     print()
     print(summary)
     print(f"wrote {out / 'results.json'} and {out / 'summary.md'}")

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 # lpcore.quantize the function shadows lpcore.quantize the module, hence import_module.
-MODULES = ["lpcore._backend", "lpcore.kernels", "lpcore.quantize"]
+MODULES = ["lpcore._backend", "lpcore.kernels", "lpcore.quantize", "lpcore.linear_model"]
 
 
 @pytest.mark.parametrize("name", MODULES)
