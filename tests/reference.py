@@ -50,22 +50,7 @@ class Xorshift128p:
 
 def xorshift128p4_bytes(seed: int, n_blocks: int) -> np.ndarray:
     """The four-lane stream: block k is lanes 0..3 of step k, little endian."""
-    sm = SplitMix(seed)
-    s0, s1 = [], []
-    for _ in range(4):
-        a, b = sm.next(), sm.next()
-        s0.append(a)
-        s1.append(b if (a | b) else 1)
-    s0 = np.array(s0, dtype=np.uint64)
-    s1 = np.array(s1, dtype=np.uint64)
-    out = np.empty((n_blocks, 4), dtype=np.uint64)
-    for k in range(n_blocks):
-        a, b = s0, s1
-        out[k] = a + b
-        s0 = b
-        a = a ^ (a << np.uint64(23))
-        s1 = a ^ b ^ (a >> np.uint64(18)) ^ (b >> np.uint64(5))
-    return out.astype("<u8").view(np.uint8).reshape(-1)
+    return Xorshift128p4(seed).words32(n_blocks).view(np.uint8)
 
 
 class Dither:
