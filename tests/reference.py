@@ -337,12 +337,12 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             _, phi = loss_and_derivative(loss, m, float(y[i]))
             for k in range(K):
                 dk = phi[k] - anchor_phi[i, k] if vr else phi[k]
-                a = float(np.float32(-eta * dk * sx[i] / s))
+                a = (-eta / s) * dk * sx[i]  # the solver's order of operations
                 if exact:
-                    z[k] = z[k] + (c_exact[k] if vr else 0.0) + (-eta * dk * sx[i] / s) * Xq[i]
+                    z[k] = z[k] + (c_exact[k] if vr else 0.0) + a * Xq[i]
                 else:
                     ck = c_q[k] if vr else np.zeros(dim, dtype=np.int64)
-                    z[k], _ = update_with(dither, z[k], Xq[i], a, ck, bits)
+                    z[k], _ = update_with(dither, z[k], Xq[i], float(np.float32(a)), ck, bits)
                 if fit_intercept:
                     b[k] -= eta * (dk + (gb[k] * inv_n if vr else 0.0))
             since += 1

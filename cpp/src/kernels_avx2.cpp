@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernel_spec.hpp"
 #include "lpcore/dither.hpp"
@@ -94,7 +95,12 @@ LPCORE_AVX2 std::int64_t dot_i8(const std::int8_t* a, const std::int8_t* b, std:
     total += hsum_i32(acc0) + hsum_i32(acc1) + hsum_i32(acc2) + hsum_i32(acc3);
   }
   for (; i + 32 <= n; i += 32) total += hsum_i32(dot_i8_step(a + i, b + i));
-  for (; i < n; ++i) total += spec::dot_term_i8(a[i], b[i]);
+  if (i < n) {  // the tail as one block of zero-padded copies (0 * 0 adds nothing)
+    alignas(32) std::int8_t at[32] = {}, bt[32] = {};
+    std::memcpy(at, a + i, n - i);
+    std::memcpy(bt, b + i, n - i);
+    total += hsum_i32(dot_i8_step(at, bt));
+  }
   return total;
 }
 
@@ -293,6 +299,36 @@ LPCORE_AVX2 std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x
   return static_cast<std::size_t>(hsum_i32(count));
 }
 
+// The last m < 32 (int8) or m < 16 (int16) coordinates of a fast-path update,
+// run as one vector block on zero-padded copies. The tail's offsets are in
+// natural order (the packed layout leaves a partial block alone), so they are
+// packed into the copy. A padding coordinate (z = x = c = 0) keeps z = 0 and
+// never counts as saturated: L = r, in [0, 2^F), whose high part is 0.
+template <bool kNegative>
+LPCORE_AVX2 std::size_t update_tail_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
+                                       std::size_t m, const std::uint8_t* r, std::int32_t abs_A) {
+  alignas(32) std::int8_t zt[32] = {}, xt[32] = {};
+  alignas(32) std::int16_t ct[32] = {};
+  std::memcpy(zt, z, m);
+  std::memcpy(xt, x, m);
+  for (std::size_t j = 0; j < m; ++j) ct[(j & 1) * 16 + j / 2] = c[j];
+  const std::size_t sat = update_blocks_i8<kNegative>(zt, xt, ct, 1, r, abs_A);
+  std::memcpy(z, zt, m);
+  return sat;
+}
+
+LPCORE_AVX2 std::size_t update_tail_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
+                                        std::size_t m, const std::uint8_t* r, std::int32_t A) {
+  alignas(32) std::int16_t zt[16] = {}, xt[16] = {};
+  alignas(32) std::int32_t ct[16] = {};
+  std::memcpy(zt, z, m * sizeof(std::int16_t));
+  std::memcpy(xt, x, m * sizeof(std::int16_t));
+  for (std::size_t j = 0; j < m; ++j) ct[(j & 1) * 8 + j / 2] = c[j];
+  const std::size_t sat = update_blocks_i16(zt, xt, ct, 1, r, A);
+  std::memcpy(z, zt, m * sizeof(std::int16_t));
+  return sat;
+}
+
 }  // namespace
 
 LPCORE_AVX2 std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,
@@ -310,6 +346,12 @@ LPCORE_AVX2 std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a,
       sat += A < 0 ? update_blocks_i8<true>(z + c0, x + c0, c + c0, blocks, r, abs_A)
                    : update_blocks_i8<false>(z + c0, x + c0, c + c0, blocks, r, abs_A);
       done = 32 * blocks;
+      if (done < m) {
+        const std::size_t k = c0 + done;
+        sat += A < 0 ? update_tail_i8<true>(z + k, x + k, c + k, m - done, r + done, abs_A)
+                     : update_tail_i8<false>(z + k, x + k, c + k, m - done, r + done, abs_A);
+        done = m;
+      }
     }
     sat += spec::update_chunk_i8(z, x, A, c, n, c0, done, m, r);
   }
@@ -329,6 +371,11 @@ LPCORE_AVX2 std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float
       const std::size_t blocks = m / 16;
       sat += update_blocks_i16(z + c0, x + c0, c + c0, blocks, r, static_cast<std::int32_t>(A));
       done = 16 * blocks;
+      if (done < m) {
+        const std::size_t k = c0 + done;
+        sat += update_tail_i16(z + k, x + k, c + k, m - done, r + 2 * done, static_cast<std::int32_t>(A));
+        done = m;
+      }
     }
     sat += spec::update_chunk_i16(z, x, A, c, n, c0, done, m, r);
   }

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "lpcore/dither.hpp"
+#include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"
 
 namespace lpcore {
@@ -165,17 +166,18 @@ class Trainer {
   Trainer(const KernelTable& t, const TrainData& data, const SolverConfig& cfg)
       : t_(t), data_(data), cfg_(cfg), n_(data.n), d_(data.d), K_(cfg.n_outputs),
         x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_), g_(K_ * d_), gb_(K_),
-        anchor_phi_(n_ * K_), dither_(seed(1)), sampler_(seed(2)), offset_rng_(seed(3)),
-        offset_draws_(seed(4)) {
+        stride_((2 + 2 * K_ + 3) / 4 * 4), rows_(n_ * stride_), dither_(seed(1)), sampler_(seed(2)),
+        offset_rng_(seed(3)), offset_draws_(seed(4)) {
+    for (std::size_t i = 0; i < n_; ++i) {
+      record(i)[0] = data.y[i];
+      record(i)[1] = Ops::kLowPrecision ? static_cast<double>(data.row_scale[i]) : 1.0;
+    }
     if (cfg.method != Method::sgd) {
       c_.assign(K_ * d_, Offset{0});
       if constexpr (Ops::kLowPrecision) c_float_.assign(K_ * d_, 0.0f);
     }
     if constexpr (Ops::kLowPrecision) zero_.assign(d_, Offset{0});
-    if (halp()) {
-      w_base_.assign(K_ * d_, 0.0f);
-      base_.assign(n_ * K_, 0.0);
-    }
+    if (halp()) w_base_.assign(K_ * d_, 0.0f);
   }
 
   FitResult run(const float* coef0, const double* intercept0) {
@@ -208,6 +210,7 @@ class Trainer {
         if (s > 0 && std::isfinite(s)) s_ = s;
       }
       if (cfg_.method != Method::sgd) prepare_offsets();
+      step_ = -cfg_.eta / s_;
       const auto t1 = std::chrono::steady_clock::now();
       const std::size_t saturated = inner_loop();
       EpochRecord rec;
@@ -241,10 +244,13 @@ class Trainer {
     return splitmix64(s);
   }
   const T* row(std::size_t i) const { return x_ + i * d_; }
-  double row_scale(std::size_t i) const {
-    if constexpr (Ops::kLowPrecision) return data_.row_scale[i];
-    return 1.0;
-  }
+  // Row i's record: [y_i, row scale, anchor derivative phi_ik (K), HALP's x_i . w_base_k (K)].
+  double* record(std::size_t i) { return rows_.data() + i * stride_; }
+  const double* record(std::size_t i) const { return rows_.data() + i * stride_; }
+  double target(std::size_t i) const { return record(i)[0]; }
+  double row_scale(std::size_t i) const { return record(i)[1]; }
+  double& anchor_phi(std::size_t i, std::size_t k) { return record(i)[2 + k]; }
+  double& base(std::size_t i, std::size_t k) { return record(i)[2 + K_ + k]; }
 
   void initialize(const float* coef0, const double* intercept0) {
     std::copy(intercept0, intercept0 + K_, b_.begin());
@@ -278,7 +284,7 @@ class Trainer {
     const double sx = row_scale(i);
     for (std::size_t k = 0; k < K_; ++k) {
       double m = b_[k] + sx * s_ * Ops::dot(t_, row(i), &z_[k * d_], d_);
-      if (with_base) m += base_[i * K_ + k];
+      if (with_base) m += base(i, k);
       m_[k] = m;
     }
   }
@@ -296,16 +302,16 @@ class Trainer {
       if constexpr (Ops::kLowPrecision) {
         if (halp()) {  // z = 0 right after recenter(): the margin is x_i . w_base
           for (std::size_t k = 0; k < K_; ++k) {
-            base_[i * K_ + k] = sx * Ops::dot_base(t_, row(i), &w_base_[k * d_], d_);
-            m_[k] = b_[k] + base_[i * K_ + k];
+            base(i, k) = sx * Ops::dot_base(t_, row(i), &w_base_[k * d_], d_);
+            m_[k] = b_[k] + base(i, k);
           }
           done = true;
         }
       }
       if (!done) margins(i, false);
-      loss += loss_and_derivative(cfg_.loss, m_.data(), data_.y[i], K_, phi_.data());
+      loss += loss_and_derivative(cfg_.loss, m_.data(), target(i), K_, phi_.data());
       for (std::size_t k = 0; k < K_; ++k) {
-        anchor_phi_[i * K_ + k] = phi_[k];
+        anchor_phi(i, k) = phi_[k];
         gb_[k] += phi_[k];
         Ops::accumulate(t_, &g_[k * d_], static_cast<float>(phi_[k] * sx), row(i), d_);
       }
@@ -345,10 +351,10 @@ class Trainer {
     for (std::size_t k = 0; k < K_; ++k) {
       for (std::size_t j = 0; j < d_; ++j) {
         const std::size_t jj = k * d_ + j;
-        double base = 0;
+        double centre = 0;
         if constexpr (Ops::kLowPrecision)
-          if (halp()) base = w_base_[jj];
-        const double c = -cfg_.eta * (static_cast<double>(g_[jj]) * inv_n + cfg_.alpha * base) / s_;
+          if (halp()) centre = w_base_[jj];
+        const double c = -cfg_.eta * (static_cast<double>(g_[jj]) * inv_n + cfg_.alpha * centre) / s_;
         if constexpr (Ops::kLowPrecision) {
           // Clamped to the fused update's exact domain (|c| <= kMaxOffset in
           // fixed point); a larger offset would saturate the coordinate anyway.
@@ -382,28 +388,32 @@ class Trainer {
     }
   }
 
+  double shrink_factor(std::size_t steps) const {
+    return 1.0 - std::pow(1.0 - cfg_.eta * cfg_.alpha, static_cast<double>(steps));
+  }
+
   // The L2 penalty's alpha s z part, for `steps` steps at once: z <- Q(z - k z)
   // with k = 1 - (1 - eta alpha)^steps.
   void shrink(std::size_t steps) {
     if (cfg_.alpha <= 0 || steps == 0) return;
-    const double k = 1.0 - std::pow(1.0 - cfg_.eta * cfg_.alpha, static_cast<double>(steps));
+    const double k = steps == kRefreshPeriod ? shrink_period_ : shrink_factor(steps);
     const Offset* zero = Ops::kLowPrecision ? zero_.data() : nullptr;
     for (std::size_t c = 0; c < K_; ++c) Ops::shrink(t_, &z_[c * d_], k, zero, d_, dither_);
   }
 
   // Everything step i will read at a random address: the row (its first 4 KiB;
-  // the hardware prefetcher streams the rest), its target, scale and anchor data.
+  // the hardware prefetcher streams the rest) and its record.
   void prefetch_sample(std::size_t i) const {
     const char* p = reinterpret_cast<const char*>(row(i));
     const std::size_t bytes = std::min<std::size_t>(d_ * sizeof(T), 4096);
-    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
-    __builtin_prefetch(data_.y + i);
-    __builtin_prefetch(&anchor_phi_[i * K_]);
-    if constexpr (Ops::kLowPrecision) {
-      __builtin_prefetch(data_.row_scale + i);
-      if (halp()) __builtin_prefetch(&base_[i * K_]);
-    }
+    for (std::size_t off = 0; off < bytes; off += 64) prefetch_line(p + off);
+    const char* r = reinterpret_cast<const char*>(record(i));
+    for (std::size_t off = 0; off < stride_ * sizeof(double); off += 64) prefetch_line(r + off);
   }
+
+  // How many steps ahead samples are drawn and prefetched: enough to cover a
+  // random row's memory latency at d = 256 (measured: 4 -> 8 cuts the step).
+  static constexpr std::size_t kLookahead = 16;
 
   std::size_t inner_loop() {
     const bool vr = cfg_.method != Method::sgd;
@@ -411,8 +421,7 @@ class Trainer {
     std::size_t saturated = 0, since_refresh = 0;
     // Samples are drawn kLookahead steps ahead (the same index sequence) so
     // that their rows arrive from memory before they are needed.
-    constexpr std::size_t kLookahead = 4;
-    std::size_t ring[kLookahead] = {0, 0, 0, 0}, drawn = 0;
+    std::size_t ring[kLookahead] = {}, drawn = 0;
     const auto draw = [&] {
       const std::size_t j = uniform_index(sampler_, n_);
       ring[drawn % kLookahead] = j;
@@ -424,11 +433,11 @@ class Trainer {
       const std::size_t i = ring[step % kLookahead];
       if (drawn < cfg_.epoch_length) draw();  // reuses step's slot, after reading it
       margins(i, halp());
-      loss_and_derivative(cfg_.loss, m_.data(), data_.y[i], K_, phi_.data());
+      loss_and_derivative(cfg_.loss, m_.data(), target(i), K_, phi_.data());
       const double sx = row_scale(i);
       for (std::size_t k = 0; k < K_; ++k) {
-        const double delta = vr ? phi_[k] - anchor_phi_[i * K_ + k] : phi_[k];
-        const auto a = static_cast<float>(-cfg_.eta * delta * sx / s_);
+        const double delta = vr ? phi_[k] - anchor_phi(i, k) : phi_[k];
+        const auto a = static_cast<float>(step_ * delta * sx);
         const Offset* c = vr ? &c_[k * d_] : (Ops::kLowPrecision ? zero_.data() : nullptr);
         saturated += Ops::update(t_, &z_[k * d_], row(i), a, c, d_, dither_);
         if (cfg_.fit_intercept) b_[k] -= cfg_.eta * (delta + (vr ? gb_[k] * inv_n : 0.0));
@@ -457,12 +466,17 @@ class Trainer {
   std::vector<T> z_;
   std::vector<double> b_, m_, phi_;
   std::vector<float> g_;
-  std::vector<double> gb_, anchor_phi_;
+  std::vector<double> gb_;
+  // Per-row records (see record()), one allocation so that a random sample
+  // touches one more cache line, not four arrays; in large pages for the TLB.
+  const std::size_t stride_;  // doubles per record: 2 + 2K rounded up to 32 bytes
+  LargeArray<double> rows_;
   std::vector<float> w_base_;      // HALP centre
-  std::vector<double> base_;       // HALP: x_i . w_base_k per row and output
   std::vector<Offset> c_, zero_;   // per-epoch offsets (packed at 8/16 bits); zeros
   std::vector<float> c_float_;     // the offsets before rounding (packed)
   double s_ = 1.0;
+  double step_ = 0;  // -eta / s for the epoch: a sample's update is a = step_ * delta_phi * row scale
+  const double shrink_period_ = shrink_factor(kRefreshPeriod);
   Dither dither_;
   Xorshift128p sampler_;
   Xorshift128p4 offset_rng_;

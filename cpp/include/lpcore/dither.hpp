@@ -49,18 +49,23 @@ struct Dither {
 
   std::size_t next_offset() { return static_cast<std::size_t>(draws.next() >> (64 - kOffsetBits)); }
 
-  // Stochastically round a * 2^frac_bits to an integer multiplier: floor(t) + [u < t - floor(t)].
+  // Stochastically round a * 2^frac_bits (0 <= frac_bits <= 30) to an integer multiplier: floor(t) + [u < t - floor(t)].
   // Exactly unbiased; |t| is clamped to 2^40, far beyond where every nonzero
   // product saturates, so the conversion is always defined (NaN maps to -2^40;
   // the Python layer rejects non-finite values before they get here).
+  // No libm calls: this runs once per update, on the solver's critical path.
+  // a * 2^frac_bits is exact in double, and for |t| <= 2^40 the integer
+  // conversion gives floor(t) exactly, so the result equals
+  // floor(t) + [u < t - floor(t)] with t = ldexp(a, frac_bits).
   std::int64_t draw_multiplier(float a, int frac_bits) {
     const double u = draws.uniform();
     constexpr double kMax = 0x1p40;
-    double t = std::ldexp(static_cast<double>(a), frac_bits);
+    double t = static_cast<double>(a) * static_cast<double>(std::int64_t{1} << frac_bits);
     if (!(t > -kMax)) t = -kMax;
     if (t > kMax) t = kMax;
-    const double fl = std::floor(t);
-    return static_cast<std::int64_t>(fl) + ((u < t - fl) ? 1 : 0);
+    std::int64_t fl = static_cast<std::int64_t>(t);            // truncates toward zero
+    fl -= static_cast<std::int64_t>(static_cast<double>(fl) > t);  // floor, without a branch
+    return fl + static_cast<std::int64_t>(u < t - static_cast<double>(fl));
   }
 };
 
