@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 from lpcore import _core
+from lpcore._memory import copy_large
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
@@ -76,11 +77,12 @@ def make_data(n: int, d: int, seed: int = 0):
     X = rng.standard_normal((n, d), dtype=np.float32)
     w = rng.standard_normal(d).astype(np.float32)
     y = (X @ w).astype(np.float64) + rng.standard_normal(n)
-    data = {32: (X, None)}
+    # Every width in huge pages, as the estimators store it (lpcore/_memory.py).
+    data = {32: (copy_large(X), None)}
     for bits, quantize, qmax in ((8, _core.quantize_i8, 127), (16, _core.quantize_i16, 32767)):
         scale = (np.abs(X).max(axis=1) / qmax).astype(np.float32)
         scale[scale == 0] = 1.0
-        data[bits] = (quantize(X, scale, False, 0)[0], scale)
+        data[bits] = (copy_large(quantize(X, scale, False, 0)[0]), scale)
     return data, y
 
 

@@ -47,6 +47,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._backend import check_backend
+from ._memory import copy_large
 from ._validation import GRID_MAX, seed_from
 
 __all__ = [
@@ -142,12 +143,12 @@ class _LowPrecisionLinear(BaseEstimator):
             raise ValueError("X has values beyond the float32 range (|x| > 3.4e38); rescale it first")
         if self.bits == 32:
             self.data_rounding_error_ = 0.0
-            return X32, None
+            return copy_large(X32), None
         qmax = GRID_MAX[self.bits]
         row_scale = (np.abs(X32).max(axis=1) / np.float32(qmax)).astype(np.float32)
         row_scale[row_scale == 0] = 1.0  # an all-zero row quantizes to zeros at any scale
         quantize = _core.quantize_i8 if self.bits == 8 else _core.quantize_i16
-        Xq, _ = quantize(X32, row_scale, False, 0)
+        Xq = copy_large(quantize(X32, row_scale, False, 0)[0])
         deq = Xq.astype(np.float64) * row_scale[:, None]
         norm = float(np.linalg.norm(X32.astype(np.float64)))
         self.data_rounding_error_ = float(np.linalg.norm(X32 - deq)) / norm if norm > 0 else 0.0
