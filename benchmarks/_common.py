@@ -152,6 +152,7 @@ def pyplot():
 
 def save(fig, out_dir: Path, name: str) -> str:
     """Write fig as out_dir/name and close it; returns the file name."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(Path(out_dir) / name, dpi=110)
     pyplot().close(fig)
@@ -159,11 +160,12 @@ def save(fig, out_dir: Path, name: str) -> str:
 
 
 def curves_axis(ax, curves: dict, xlabel: str, ylabel: str, title: str, logy: bool = True, logx: bool = False):
-    """One line per entry of curves {label: (x, y)}; non-positive values are left off a log axis."""
-    for label, (x, y) in curves.items():
+    """One line per entry of curves {label: (x, y) or (x, y, plot keywords)}; non-positive
+    values are left off a log axis."""
+    for label, (x, y, *style) in curves.items():
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         keep = np.isfinite(y) & ((y > 0) if logy else True) & ((x > 0) if logx else True)
-        ax.plot(x[keep], y[keep], marker="." if keep.sum() < 30 else None, label=label)
+        ax.plot(x[keep], y[keep], marker="." if keep.sum() < 30 else None, label=label, **(style[0] if style else {}))
     if logy:
         ax.set_yscale("log")
     if logx:
@@ -173,6 +175,20 @@ def curves_axis(ax, curves: dict, xlabel: str, ylabel: str, title: str, logy: bo
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
+
+
+# Line styles of (solver, bits): fp32 baselines in blue / orange, each
+# low-precision algorithm one colour, solid at 8 bits and dashed at 16.
+STYLES = {
+    ("sgd", 32): ("tab:blue", "-"), ("svrg", 32): ("tab:orange", "-"),
+    ("sgd", 8): ("tab:green", "-"), ("svrg", 8): ("tab:red", "-"), ("halp", 8): ("tab:purple", "-"),
+    ("sgd", 16): ("tab:green", "--"), ("svrg", 16): ("tab:red", "--"), ("halp", 16): ("tab:purple", "--"),
+}
+
+
+def solver_style(solver: str, bits: int) -> dict:
+    color, linestyle = STYLES[(solver, bits)]
+    return {"color": color, "linestyle": linestyle}
 
 
 def plot_curves(out_dir: Path, name: str, curves: dict, xlabel: str, ylabel: str, title: str,
