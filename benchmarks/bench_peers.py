@@ -325,6 +325,8 @@ def plot(results: dict, out_dir: Path) -> str:
     """Time to target per solver, one panel per problem; runs that never got there
     show the time of their largest fit (a lower bound), marked."""
     plt = pyplot()
+    from matplotlib.ticker import NullFormatter
+
     fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.6))
     for ax, (problem, res) in zip(np.atleast_1d(axes), results.items()):
         names = [k for k, r in res["solvers"].items() if r["reached"] is not None]
@@ -338,6 +340,7 @@ def plot(results: dict, out_dir: Path) -> str:
         ax.set_yticks(range(len(names)), names, fontsize="small")
         ax.invert_yaxis()
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on short ranges
         ax.set_xlabel(f"wall time to (f - f*)/f* <= {TARGET:g} (s, log scale)")
         ax.set_title(f"{problem.replace('_', ' ')} (n={res['n']}, d={res['d']})")
     return save(fig, out_dir, "peers_time_to_target.png")
