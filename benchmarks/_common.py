@@ -12,7 +12,11 @@ as progress(done, total, label) while the benchmark works.
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -198,3 +202,41 @@ def plot_curves(out_dir: Path, name: str, curves: dict, xlabel: str, ylabel: str
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     curves_axis(ax, curves, xlabel, ylabel, title, logy=logy, logx=logx)
     return save(fig, out_dir, name)
+
+
+# ---- results and the standalone scripts ---------------------------------------------
+
+
+def plain(x):
+    """x as strict JSON: numpy scalars and arrays as Python numbers and lists,
+    and non-finite floats (a diverged run) as null, which every parser reads."""
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if hasattr(x, "tolist"):
+        return plain(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def script_main(run: Callable[..., dict], doc: str, argv=None, rounds: bool = False) -> int:
+    """Command line of a benchmark run on its own: its summary and one-line result on stdout."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", choices=SIZES, default="default")
+    p.add_argument("--quick", action="store_true", help="same as --size tiny (a smoke test, not a measurement)")
+    p.add_argument("--seed", type=int, default=0)
+    if rounds:
+        p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default: by size)")
+    p.add_argument("--out", default=".", help="directory for the figures (default: here)")
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args(argv)
+    extra = {"rounds": args.rounds} if rounds else {}
+    res = run("tiny" if args.quick else args.size, args.seed, Path(args.out),
+              progress=lambda done, total, label="": print(f"  {label}", file=sys.stderr, flush=True), **extra)
+    print(res["summary"])
+    print(f"\n{res['line']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(plain(res), indent=2, allow_nan=False))
+    return 0

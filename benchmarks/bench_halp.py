@@ -29,15 +29,13 @@ diverged.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import (SIZES, curves_axis, eight_bit_data, fmt, pick, plot_curves, pyplot, report, save,
+from _common import (curves_axis, eight_bit_data, fmt, pick, plot_curves, pyplot, report, save, script_main,
                      solver_style, squared_objective, table)
 from lpcore import DivergenceError, LowPrecisionRegressor
 from sklearn.datasets import make_regression
@@ -225,18 +223,7 @@ def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progres
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", choices=SIZES, default="default")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=".", help="directory for the figures (default: here)")
-    p.add_argument("--json", help="also write the results to this file")
-    args = p.parse_args(argv)
-    res = run(args.size, args.seed, Path(args.out))
-    print(res["summary"])
-    print(f"\n{res['line']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
-    return 0
+    return script_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,13 @@ kernels measured in this same run.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import lpcore
-from _common import SIZES, fmt, pick, pyplot, report, save, table
+from _common import fmt, pick, pyplot, report, save, script_main, table
 from lpcore import _core
 
 KERNELS = ["stream", "dot_i8", "dot_i16", "dot_f32", "axpy_f32", "update_f32", "update_i8", "update_i16"]
@@ -168,23 +166,7 @@ def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progres
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", choices=SIZES, default="default")
-    p.add_argument("--quick", action="store_true", help="same as --size tiny (a smoke test, not a measurement)")
-    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default: 3, full size 5)")
-    p.add_argument("--out", default=".", help="directory for the figure (default: here)")
-    p.add_argument("--json", help="also write the results to this file")
-    args = p.parse_args(argv)
-    report_ = run("tiny" if args.quick else args.size, 0, Path(args.out), rounds=args.rounds,
-                  progress=lambda done, total, label="": print(f"  {label}", file=sys.stderr, flush=True))
-    print(f"backend: {report_['backend']}, rounds: {report_['rounds']}, "
-          f"out of cache: {report_['out_of_cache_bytes'] >> 20} MiB per kernel\n")
-    print(report_["summary"])
-    print(f"\n{report_['line']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report_, f, indent=2)
-    return 0
+    return script_main(run, __doc__, argv, rounds=True)
 
 
 if __name__ == "__main__":

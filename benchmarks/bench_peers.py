@@ -50,8 +50,6 @@ reference.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -60,8 +58,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _common import (SIZES, eight_bit_data, fmt, logistic_objective, median_seconds, pick, pyplot,
-                     report, ridge_optimum, save, squared_objective, table, timed)
+from _common import (eight_bit_data, fmt, logistic_objective, median_seconds, pick, pyplot, report,
+                     ridge_optimum, save, script_main, squared_objective, table, timed)
 from lpcore import DivergenceError, LowPrecisionClassifier, LowPrecisionRegressor
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
@@ -381,19 +379,7 @@ def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progres
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", choices=SIZES, default="default")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=".", help="directory for the figure (default: here)")
-    p.add_argument("--json", help="also write the results to this file")
-    args = p.parse_args(argv)
-    res = run(args.size, args.seed, Path(args.out),
-              progress=lambda done, total, label="": print(f"  {label}", file=sys.stderr, flush=True))
-    print(res["summary"])
-    print(f"\n{res['line']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
-    return 0
+    return script_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

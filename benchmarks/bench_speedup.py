@@ -28,8 +28,6 @@ The sizes differ only in rounds and epochs: the default size runs 2 rounds of
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -37,7 +35,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import SIZES, pick, pyplot, report, save, table
+from _common import pick, pyplot, report, save, script_main, table
 from lpcore import _core
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
@@ -250,22 +248,7 @@ def plot(res: dict, out_dir: Path) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", choices=SIZES, default="default")
-    p.add_argument("--quick", action="store_true", help="same as --size tiny")
-    p.add_argument("--rounds", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=".", help="directory for the figure (default: here)")
-    p.add_argument("--json", default=None, help="also write the results here")
-    args = p.parse_args(argv)
-    res = run("tiny" if args.quick else args.size, args.seed, Path(args.out), rounds=args.rounds,
-              progress=lambda done, total, label="": print(f"  {label}", file=sys.stderr, flush=True))
-    print(res["summary"])
-    print(f"\n{res['line']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
-    return 0
+    return script_main(run, __doc__, argv, rounds=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import argparse
 import datetime
 import importlib
 import json
-import math
 import os
 import platform
 import sys
@@ -221,26 +220,14 @@ def main(argv=None) -> int:
         outcome = f"FAILED: {r['error']}" if "error" in r else r["line"]
         print(f"[{name}] {r['wall_seconds']:.0f} s: {outcome}", flush=True)
 
+    from _common import plain
+
     results = {"machine": machine, "settings": settings, "benchmarks": benchmarks}
     (out / "results.json").write_text(json.dumps(plain(results), indent=2, allow_nan=False))
     (out / "summary.md").write_text(summary_markdown(machine, settings, benchmarks))
     total = sum(r.get("wall_seconds", 0.0) for r in benchmarks.values())
     print(f"wrote {out / 'results.json'}, {out / 'summary.md'} and the figures ({total:.0f} s in all)")
     return 1 if any("error" in r for r in benchmarks.values()) else 0
-
-
-def plain(x):
-    """x as strict JSON: numpy scalars and arrays as Python numbers and lists,
-    and non-finite floats (a diverged run) as null, which every parser reads."""
-    if isinstance(x, dict):
-        return {str(k): plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [plain(v) for v in x]
-    if hasattr(x, "tolist"):
-        return plain(x.tolist())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 if __name__ == "__main__":
