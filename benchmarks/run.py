@@ -1,6 +1,6 @@
 """lpcore benchmark suite: the one entry point.
 
-    python benchmarks/run.py                        # the default suite (about 5 minutes on 2 cores)
+    python benchmarks/run.py                        # the default suite (sized for 5 minutes on 2 cores)
     python benchmarks/run.py --full                 # paper-size settings (no time limit)
     python benchmarks/run.py --only kernels,halp    # selected benchmarks
     python benchmarks/run.py --quick                # tiny sizes: checks the pipeline, measures nothing
