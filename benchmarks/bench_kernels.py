@@ -5,19 +5,20 @@ and out of cache, interleaved round by round so that machine noise hits all of
 them alike; each figure is the median over all repetitions. Ratios compare
 kernels measured in this same run.
 
-    python benchmarks/bench_kernels.py            # full sizes (>= 512 MiB out of cache)
-    python benchmarks/bench_kernels.py --quick    # tiny sizes, for smoke tests
+    python benchmarks/bench_kernels.py                 # default size (256 MiB out of cache)
+    python benchmarks/bench_kernels.py --size full     # 512 MiB, 5 rounds
+    python benchmarks/bench_kernels.py --size tiny     # a smoke test, measures nothing
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import lpcore
+from _common import fmt, pick, pyplot, report, save, script_main, table
 from lpcore import _core
 
 KERNELS = ["stream", "dot_i8", "dot_i16", "dot_f32", "axpy_f32", "update_f32", "update_i8", "update_i16"]
@@ -54,8 +55,7 @@ def measure(out_of_cache_bytes: int, rounds: int, inner_seconds: float, progress
                 bytes_per_call = _core.kernel_bytes(k, n)
                 inner = max(1, int(inner_seconds * 20e9 / bytes_per_call)) if regime != "out" else 1
                 samples[regime][k] += _core.time_kernel(k, n, 3, inner)
-        if progress:
-            progress(r + 1, rounds)
+        report(progress, r + 1, rounds, f"round {r + 1}/{rounds}")
     results = {}
     for regime, by_kernel in samples.items():
         for k, secs in by_kernel.items():
@@ -86,59 +86,87 @@ def ratios(results: dict) -> list[dict]:
 
 def format_table(results: dict) -> str:
     stream_bw = results["out"]["stream"]["bytes_per_s"]
-    lines = [
-        f"| kernel | regime | n | Gelem/s | GB/s | GB/s / stream |",
-        f"|---|---|---:|---:|---:|---:|",
-    ]
+    rows = []
     for regime in ["L1", "L2", "out"]:
         for k in KERNELS:
             r = results[regime][k]
-            frac = f"{r['bytes_per_s'] / stream_bw:.2f}" if regime == "out" else ""
-            lines.append(
-                f"| {k} | {regime} | {r['n']} | {r['elements_per_s'] / 1e9:.2f} | "
-                f"{r['bytes_per_s'] / 1e9:.2f} | {frac} |"
-            )
-    return "\n".join(lines)
+            frac = r["bytes_per_s"] / stream_bw if regime == "out" else None
+            rows.append([k, regime, r["n"], r["elements_per_s"] / 1e9, r["bytes_per_s"] / 1e9, frac])
+    return table(["kernel", "regime", "n", "Gelem/s", "GB/s", "GB/s / stream"], rows, "llrrrr")
 
 
 def format_targets(rows: list[dict]) -> str:
-    lines = ["| target | measured | needed | |", "|---|---:|---:|---|"]
-    for r in rows:
-        lines.append(f"| {r['target']} | {r['ratio']:.2f} | >= {r['minimum']:.2f} | {'met' if r['met'] else 'MISSED'} |")
-    return "\n".join(lines)
+    return table(["target", "measured", "needed", ""],
+                 [[r["target"], f"{r['ratio']:.2f}", f">= {r['minimum']:.2f}", "met" if r["met"] else "MISSED"]
+                  for r in rows], "lrrl")
 
 
-def run(quick: bool = False, rounds: int | None = None, progress=None) -> dict:
-    out_bytes = (8 << 20) if quick else (512 << 20)
-    rounds = rounds or (1 if quick else 5)
+def plot(results: dict, out_dir: Path) -> str:
+    """Out-of-cache bandwidth of every kernel under the streaming-read roof, and
+    element throughput in each regime."""
+    plt = pyplot()
+    fig, (ax_bw, ax_el) = plt.subplots(1, 2, figsize=(11, 4.2))
+    stream_bw = results["out"]["stream"]["bytes_per_s"] / 1e9
+    x = range(len(KERNELS))
+    ax_bw.bar(x, [results["out"][k]["bytes_per_s"] / 1e9 for k in KERNELS], color="tab:blue")
+    ax_bw.axhline(stream_bw, color="black", linestyle="--", label=f"streaming read {stream_bw:.1f} GB/s")
+    ax_bw.set_xticks(list(x), KERNELS, rotation=35, ha="right")
+    ax_bw.set_ylabel("memory traffic (GB/s)")
+    ax_bw.set_title(f"Out of cache ({results['out']['stream']['n'] >> 20} MiB per kernel)")
+    ax_bw.legend(fontsize="small")
+    width = 0.27
+    for i, regime in enumerate(["L1", "L2", "out"]):
+        ax_el.bar([j + (i - 1) * width for j in x], [results[regime][k]["elements_per_s"] / 1e9 for k in KERNELS],
+                  width, label="out of cache" if regime == "out" else f"{regime}-resident")
+    ax_el.set_yscale("log")
+    ax_el.set_xticks(list(x), KERNELS, rotation=35, ha="right")
+    ax_el.set_ylabel("throughput (Gelem/s, log scale)")
+    ax_el.set_title("Elements per second by regime")
+    ax_el.legend(fontsize="small")
+    return save(fig, out_dir, "kernels_roofline.png")
+
+
+def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progress=None,
+        rounds: int | None = None) -> dict:
+    """Time every kernel; seed is unused (the harness fills its buffers itself)."""
+    out_bytes = pick(size, 8 << 20, 256 << 20, 512 << 20)
+    rounds = rounds or pick(size, 1, 3, 5)
+    inner = pick(size, 0.002, 0.01, 0.02)
     t0 = time.perf_counter()
-    results = measure(out_bytes, rounds, 0.002 if quick else 0.02, progress)
+    results = measure(out_bytes, rounds, inner, progress)
+    targets = ratios(results)
+    figure = plot(results, Path(out_dir))
+    out = results["out"]
+    stream_bw = out["stream"]["bytes_per_s"]
+    met = sum(t["met"] for t in targets)
+    line = (f"int8 dot out of cache {out['dot_i8']['bytes_per_s'] / 1e9:.1f} GB/s = "
+            f"{out['dot_i8']['bytes_per_s'] / stream_bw:.2f} x streaming read ({stream_bw / 1e9:.1f} GB/s); "
+            f"int8 dot / fp32 dot in L2 {results['L2']['dot_i8']['elements_per_s'] / results['L2']['dot_f32']['elements_per_s']:.2f}x "
+            f"(elements/s); {met}/{len(targets)} targets met")
+    summary = "\n\n".join([
+        f"## Kernels: throughput against the memory roof\n\n"
+        f"Median of {rounds} interleaved round(s); L1 n = {IN_CACHE['L1']}, L2 n = {IN_CACHE['L2']}, "
+        f"out of cache {out_bytes >> 20} MiB per kernel. The roof is the single-threaded streaming-read "
+        f"bandwidth measured in the same run: {fmt(stream_bw / 1e9)} GB/s.",
+        format_table(results),
+        format_targets(targets),
+    ])
     return {
         "backend": lpcore.backend(),
+        "size": size,
         "out_of_cache_bytes": out_bytes,
         "rounds": rounds,
         "seconds": time.perf_counter() - t0,
         "results": results,
-        "targets": ratios(results),
+        "targets": targets,
+        "summary": summary,
+        "figures": [figure],
+        "line": line,
     }
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a measurement)")
-    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5)")
-    p.add_argument("--json", help="also write the results to this file")
-    args = p.parse_args(argv)
-    report = run(args.quick, args.rounds, lambda r, n: print(f"  round {r}/{n}", file=sys.stderr, flush=True))
-    print(f"backend: {report['backend']}, rounds: {report['rounds']}, "
-          f"out of cache: {report['out_of_cache_bytes'] >> 20} MiB per kernel\n")
-    print(format_table(report["results"]))
-    print()
-    print(format_targets(report["targets"]))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-    return 0
+    return script_main(run, __doc__, argv, rounds=True)
 
 
 if __name__ == "__main__":

@@ -18,20 +18,24 @@ The bandwidth bound of an epoch is the bytes it must move divided by the
 streaming-read bandwidth measured in this run (see epoch_bytes). scikit-learn's
 SAG (Ridge, solver="sag") runs on the same float32 data as a reference point.
 
-    python benchmarks/bench_speedup.py           # full sizes (a few minutes)
-    python benchmarks/bench_speedup.py --quick   # tiny sizes, a smoke test
+The sizes differ only in rounds and epochs: the default size runs 2 rounds of
+1 epoch out of cache (10 in cache), the full size 5 rounds of 2 (10).
+
+    python benchmarks/bench_speedup.py                # default size (1-2 minutes)
+    python benchmarks/bench_speedup.py --size full    # more rounds and epochs
+    python benchmarks/bench_speedup.py --size tiny    # tiny data, a smoke test
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
+from _common import pick, pyplot, report, save, script_main, table
 from lpcore import _core
 from lpcore._memory import copy_large
 from sklearn.exceptions import ConvergenceWarning
@@ -50,8 +54,9 @@ RUNS = [
 ]
 MIB = 1 << 20
 
-def regimes(quick: bool) -> dict:
-    if quick:
+
+def regimes(size: str) -> dict:
+    if size == "tiny":
         return {"in_cache": (200, 50), "narrow": (4096, 256), "wide": (16, 1 << 14)}
     return {
         "in_cache": (1000, 100),
@@ -112,15 +117,18 @@ def time_sag(X, y, epochs: int) -> float:
     return elapsed / max(1, int(np.max(model.n_iter_)))
 
 
-def run(quick: bool = False, rounds: int | None = None, progress=None) -> dict:
+def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progress=None,
+        rounds: int | None = None) -> dict:
     t_start = time.time()
-    rounds = rounds or (1 if quick else 3)
-    bandwidth = streaming_bandwidth(64 * MIB if quick else 512 * MIB)
+    rounds = rounds or pick(size, 1, 2, 5)
+    bandwidth = streaming_bandwidth(pick(size, 64, 512, 512) * MIB)
     results = {}
-    for regime, (n, d) in regimes(quick).items():
-        data, y = make_data(n, d)
+    sizes = regimes(size)
+    for g, (regime, (n, d)) in enumerate(sizes.items()):
+        data, y = make_data(n, d, seed)
         eta = 0.5 / (d + 1.0)  # stable for standard-normal rows (||x||^2 ~ d)
-        epochs = 10 if regime == "in_cache" else 2
+        # Out of cache an epoch takes about a second: fewer epochs, the same data size.
+        epochs = 10 if regime == "in_cache" else pick(size, 2, 1, 2)
         samples = {name: [] for name, _, _ in RUNS}
         sag = []
         for r in range(rounds):
@@ -128,8 +136,8 @@ def run(quick: bool = False, rounds: int | None = None, progress=None) -> dict:
                 samples[name] += time_epochs(data, y, method, bits, epochs, eta)
             if regime != "wide":  # SAG on 2^18 features x 1024 rows tells nothing new
                 sag.append(time_sag(data[32][0], y, 1 if regime == "narrow" else epochs))
-            if progress:
-                progress(regime, r + 1, rounds)
+            report(progress, g * rounds + r + 1, len(sizes) * rounds, f"{regime}: round {r + 1}/{rounds}")
+        del data
         rows = {}
         base = statistics.median(samples["svrg32"])
         for name, method, bits in RUNS:
@@ -137,10 +145,15 @@ def run(quick: bool = False, rounds: int | None = None, progress=None) -> dict:
             bound = epoch_bytes(method, bits, n, d, 2 * n) / bandwidth
             rows[name] = {"seconds": sec, "speedup_vs_svrg32": base / sec, "bound_seconds": bound,
                           "fraction_of_bound": bound / sec}
-        results[regime] = {"n": n, "d": d, "rows": rows,
+        results[regime] = {"n": n, "d": d, "epochs": epochs, "rows": rows,
                            "sag_seconds": statistics.median(sag) if sag else None}
-    return {"bandwidth_bytes_per_s": bandwidth, "results": results, "targets": targets(results),
-            "seconds": time.time() - t_start, "quick": quick}
+    res = {"size": size, "rounds": rounds, "bandwidth_bytes_per_s": bandwidth, "results": results,
+           "targets": targets(results)}
+    res["figures"] = [plot(res, Path(out_dir))]
+    res["summary"] = summary(res)
+    res["line"] = one_line(res)
+    res["seconds"] = time.time() - t_start
+    return res
 
 
 def targets(results: dict) -> list[dict]:
@@ -167,43 +180,77 @@ def targets(results: dict) -> list[dict]:
 
 
 def format_table(res: dict) -> str:
-    lines = []
+    parts = []
     for regime, r in res["results"].items():
-        lines.append(f"### {regime}: n = {r['n']}, d = {r['d']}\n")
-        lines.append("| solver | epoch (ms) | speedup vs svrg32 | bandwidth bound (ms) | fraction of bound |")
-        lines.append("|---|---:|---:|---:|---:|")
-        for name, row in r["rows"].items():
-            lines.append(f"| {name} | {1e3 * row['seconds']:.3f} | {row['speedup_vs_svrg32']:.2f} | "
-                         f"{1e3 * row['bound_seconds']:.3f} | {row['fraction_of_bound']:.2f} |")
+        rows = [[name, 1e3 * row["seconds"], row["speedup_vs_svrg32"], 1e3 * row["bound_seconds"],
+                 row["fraction_of_bound"]] for name, row in r["rows"].items()]
         if r["sag_seconds"] is not None:
-            lines.append(f"| sklearn SAG (n steps) | {1e3 * r['sag_seconds']:.3f} | "
-                         f"{r['rows']['svrg32']['seconds'] / r['sag_seconds']:.2f} | | |")
-        lines.append("")
-    lines.append(f"Streaming-read bandwidth: {res['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s")
-    return "\n".join(lines)
+            rows.append(["sklearn SAG (n steps)", 1e3 * r["sag_seconds"],
+                         r["rows"]["svrg32"]["seconds"] / r["sag_seconds"], None, None])
+        parts.append(f"### {regime}: n = {r['n']}, d = {r['d']}\n\n" + table(
+            ["solver", "epoch (ms)", "speedup vs svrg32", "bandwidth bound (ms)", "fraction of bound"], rows))
+    parts.append(f"Streaming-read bandwidth: {res['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s")
+    return "\n\n".join(parts)
 
 
 def format_targets(targets_: list[dict]) -> str:
-    lines = ["| target | value | needed | met |", "|---|---:|---:|---|"]
-    for t in targets_:
-        lines.append(f"| {t['target']} | {t['value']:.2f} | >= {t['needed']:.2f} | {'yes' if t['met'] else 'NO'} |")
-    return "\n".join(lines)
+    return table(["target", "value", "needed", "met"],
+                 [[t["target"], f"{t['value']:.2f}", f">= {t['needed']:.2f}", "yes" if t["met"] else "NO"]
+                  for t in targets_], "lrrl")
+
+
+def summary(res: dict) -> str:
+    return "\n\n".join([
+        "## Speedup: seconds per epoch against fp32 SVRG and the bandwidth bound\n\n"
+        f"Median over {res['rounds']} interleaved round(s). An epoch of SVRG / HALP is its full-gradient pass "
+        "plus T = 2n steps, of SGD its T steps. The bound is the bytes an epoch must read at the "
+        "streaming-read bandwidth measured in this run; in cache it is no bound at all (the data come "
+        "from cache), so its fraction there can exceed 1.",
+        format_table(res),
+        format_targets(res["targets"]),
+    ])
+
+
+def one_line(res: dict) -> str:
+    r = res["results"]
+    met = sum(t["met"] for t in res["targets"])
+    speedups = ", ".join(f"{g} {r[g]['rows']['halp8']['speedup_vs_svrg32']:.2f}x" for g in r)
+    fractions = ", ".join(f"{g} {r[g]['rows']['halp8']['fraction_of_bound']:.2f}" for g in ("narrow", "wide"))
+    return (f"halp8 epoch speedup over svrg32: {speedups}; halp8 fraction of its bandwidth bound: {fractions}; "
+            f"{met}/{len(res['targets'])} targets met")
+
+
+def plot(res: dict, out_dir: Path) -> str:
+    """Speedup over fp32 SVRG per solver and regime, each bar's bandwidth bound marked.
+
+    The mark is the speedup a solver would have if its epoch ran at its
+    bandwidth bound (svrg32 seconds / bound seconds). It is left off in cache,
+    where the data never come from memory.
+    """
+    plt = pyplot()
+    regimes_ = list(res["results"])
+    fig, axes = plt.subplots(1, len(regimes_), figsize=(4.2 * len(regimes_), 4.2), sharey=True)
+    names = [name for name, _, _ in RUNS]
+    for ax, regime in zip(axes, regimes_):
+        r = res["results"][regime]
+        base = r["rows"]["svrg32"]["seconds"]
+        ax.bar(range(len(names)), [r["rows"][k]["speedup_vs_svrg32"] for k in names], color="tab:blue",
+               label="measured")
+        if regime != "in_cache":
+            ax.scatter(range(len(names)), [base / r["rows"][k]["bound_seconds"] for k in names], marker="_",
+                       s=300, color="black", zorder=3, label="at the bandwidth bound")
+        ax.axhline(1.0, color="gray", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        ax.set_title(f"{regime} (n={r['n']}, d={r['d']})" + ("\nno memory bound: the data stay in cache"
+                                                             if regime == "in_cache" else ""))
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("epoch speedup over fp32 SVRG (x, log scale)")
+    return save(fig, out_dir, "speedup_bars.png")
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--rounds", type=int, default=None)
-    p.add_argument("--json", default=None, help="also write the results here")
-    args = p.parse_args(argv)
-    res = run(args.quick, args.rounds, progress=lambda g, r, n: print(f"  {g}: round {r}/{n}", flush=True))
-    print(format_table(res))
-    print()
-    print(format_targets(res["targets"]))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
-    return 0
+    return script_main(run, __doc__, argv, rounds=True)
 
 
 if __name__ == "__main__":
