@@ -139,7 +139,7 @@ def _float32_input(x, overflow: str) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"x must be numeric (bool, integer or float), got dtype {arr.dtype}")
     with np.errstate(over="ignore"):
-        out = np.ascontiguousarray(arr, dtype=np.float32)
+        out = np.asarray(arr, dtype=np.float32, order="C")
     if overflow == "saturate" and np.isnan(out).any():
         raise ValueError(
             "x contains NaN, which has no saturated value; remove it, or pass overflow='ieee' "
@@ -212,8 +212,8 @@ def quantize_float(x, format, rounding="nearest", overflow="saturate", random_st
     ovf = check_overflow(format, overflow)
     xf = _float32_input(x, overflow)
     seed = seed_from(random_state) if rounding == "stochastic" else 0
-    out, _ = _core.quantize_float(xf, fmt, mode, ovf, seed, check_backend(backend))
-    return out
+    out, _ = _core.quantize_float(xf.reshape(-1), fmt, mode, ovf, seed, check_backend(backend))
+    return out.reshape(xf.shape)
 
 
 def dynamic_scale(g, format) -> float:
