@@ -30,6 +30,7 @@ CONFIGS = [
     dict(solver="sgd", bits=16),
     dict(solver="svrg", bits=32),
     dict(solver="sgd", bits=32),
+    dict(solver="sgd", bits=32, grad_format="fp8_e4m3", grad_scaling="dynamic"),
 ]
 
 
