@@ -1,8 +1,5 @@
 """fp32 SGD / SVRG with gradients in a simulated float format (grad_format)."""
 
-import os
-import subprocess
-import sys
 import warnings
 
 import lpcore
@@ -10,6 +7,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 import reference
+from conftest import output_per_backend
 from lpcore import LowPrecisionClassifier, LowPrecisionRegressor
 from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
@@ -122,14 +120,7 @@ def test_same_seed_same_model_on_every_backend(tmp_path):
         "                   + m.shrinkage_['q_mean'].tobytes().hex())\n"
         "print(lpcore.backend(), '|'.join(out))\n"
     )
-    results = {}
-    for be in lpcore.supported_backends():
-        env = dict(os.environ, LPCORE_FORCE_ISA=be)
-        proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
-                              check=True)
-        name, digest = proc.stdout.split()
-        assert name == be
-        results[be] = digest
+    results = output_per_backend(code, tmp_path)
     assert len(set(results.values())) == 1
 
 

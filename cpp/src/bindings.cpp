@@ -6,9 +6,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lpcore/bench.hpp"
 #include "lpcore/dispatch.hpp"
@@ -110,29 +113,30 @@ Loss parse_loss(const std::string& loss) {
   throw std::invalid_argument("fit: unknown loss '" + loss + "'");
 }
 
+// Per-epoch records as a dict of float64 arrays, one per named field.
+template <class Record>
+py::dict columns(const std::vector<Record>& rows,
+                 std::initializer_list<std::pair<const char*, double Record::*>> fields) {
+  py::dict out;
+  for (const auto& [name, member] : fields) {
+    Array<double> column(static_cast<py::ssize_t>(rows.size()));
+    double* p = column.mutable_data();
+    for (const Record& row : rows) *p++ = row.*member;
+    out[name] = column;
+  }
+  return out;
+}
+
 // The fitted state and per-epoch history of a FitResult as a dict.
 py::dict result_dict(const FitResult& r, py::ssize_t n_outputs, py::ssize_t n_features) {
   Array<float> coef({n_outputs, n_features});
   std::copy(r.coef.begin(), r.coef.end(), coef.mutable_data());
-  const auto epochs = static_cast<py::ssize_t>(r.history.size());
-  Array<double> objective(epochs), grad_norm(epochs), seconds(epochs), inner_seconds(epochs), saturated(epochs),
-      scale(epochs);
-  for (py::ssize_t e = 0; e < epochs; ++e) {
-    const EpochRecord& h = r.history[static_cast<std::size_t>(e)];
-    objective.mutable_at(e) = h.objective;
-    grad_norm.mutable_at(e) = h.grad_norm;
-    seconds.mutable_at(e) = h.seconds;
-    inner_seconds.mutable_at(e) = h.inner_seconds;
-    saturated.mutable_at(e) = h.saturated;
-    scale.mutable_at(e) = h.scale;
-  }
-  py::dict history;
-  history["objective"] = objective;
-  history["grad_norm"] = grad_norm;
-  history["seconds"] = seconds;
-  history["inner_seconds"] = inner_seconds;
-  history["saturated"] = saturated;
-  history["scale"] = scale;
+  const py::dict history = columns(r.history, {{"objective", &EpochRecord::objective},
+                                                {"grad_norm", &EpochRecord::grad_norm},
+                                                {"seconds", &EpochRecord::seconds},
+                                                {"inner_seconds", &EpochRecord::inner_seconds},
+                                                {"saturated", &EpochRecord::saturated},
+                                                {"scale", &EpochRecord::scale}});
   py::dict out;
   out["coef"] = coef;
   out["intercept"] = Array<double>(static_cast<py::ssize_t>(r.intercept.size()), r.intercept.data());
@@ -267,27 +271,13 @@ py::dict fit_float_grad_binding(const Array<float>& X, const Array<double>& y, c
     r = fit_float_grad(t, setup.data, setup.cfg, grad, coef0.data(), intercept0.data());
   }
   py::dict out = result_dict(r.fit, coef0.shape(0), coef0.shape(1));
-  const auto epochs = static_cast<py::ssize_t>(r.shrinkage.size());
-  Array<double> q_min(epochs), q_mean(epochs), norm_ratio(epochs), zero(epochs), over(epochs), mult(epochs),
-      log2_scale(epochs);
-  for (py::ssize_t e = 0; e < epochs; ++e) {
-    const ShrinkageRecord& s = r.shrinkage[static_cast<std::size_t>(e)];
-    q_min.mutable_at(e) = s.q_min;
-    q_mean.mutable_at(e) = s.q_mean;
-    norm_ratio.mutable_at(e) = s.norm_ratio_mean;
-    zero.mutable_at(e) = s.zero_fraction;
-    over.mutable_at(e) = s.overflow_fraction;
-    mult.mutable_at(e) = s.step_multiplier;
-    log2_scale.mutable_at(e) = s.log2_scale_mean;
-  }
-  py::dict shrinkage;
-  shrinkage["q_min"] = q_min;
-  shrinkage["q_mean"] = q_mean;
-  shrinkage["norm_ratio_mean"] = norm_ratio;
-  shrinkage["zero_fraction"] = zero;
-  shrinkage["overflow_fraction"] = over;
-  shrinkage["step_multiplier"] = mult;
-  shrinkage["log2_scale_mean"] = log2_scale;
+  const py::dict shrinkage = columns(r.shrinkage, {{"q_min", &ShrinkageRecord::q_min},
+                                                   {"q_mean", &ShrinkageRecord::q_mean},
+                                                   {"norm_ratio_mean", &ShrinkageRecord::norm_ratio_mean},
+                                                   {"zero_fraction", &ShrinkageRecord::zero_fraction},
+                                                   {"overflow_fraction", &ShrinkageRecord::overflow_fraction},
+                                                   {"step_multiplier", &ShrinkageRecord::step_multiplier},
+                                                   {"log2_scale_mean", &ShrinkageRecord::log2_scale_mean}});
   out["shrinkage"] = shrinkage;
   return out;
 }
