@@ -25,6 +25,12 @@ rounded once (to nearest) at fit time; ``data_rounding_error_`` records how
 much that moved them. The whole training loop runs in C++ without the GIL
 (see ``cpp/src/solver.cpp``).
 
+With ``grad_format`` set (``solver="sgd"`` or ``"svrg"`` at ``bits=32``), the
+model stays in fp32 and every step's gradient is rounded to a simulated
+low-precision float format (FP16, BF16, FP8, FP4), as in mixed-precision
+training; ``shrinkage_`` then records how much quantization shrank it (see
+:mod:`lpcore.float_formats` and ``cpp/src/float_grad_sgd.cpp``).
+
 Sampling is uniform with replacement: that is the sampling the SVRG and HALP
 analyses assume, it makes an epoch of any length ``T`` (default ``2 n``)
 well defined, and it needs no O(n) permutation per epoch.
@@ -49,6 +55,7 @@ from . import _core
 from ._backend import check_backend
 from ._memory import copy_large
 from ._validation import GRID_MAX, seed_from
+from .float_formats import FORMATS, ROUNDINGS, check_format, check_rounding
 
 __all__ = [
     "DivergenceError",
@@ -62,6 +69,14 @@ __all__ = [
 _LOSS_CURVATURE = {"squared": 1.0, "logistic": 0.25, "multinomial": 0.5}
 # Fraction of saturated coordinate updates above which an epoch counts as saturated.
 SATURATION_LIMIT = 0.01
+# step_compensation="shrinkage": the running estimate of q is clipped to
+# [SHRINKAGE_Q_FLOOR, 1], so the step grows at most 10x. Below q ~ 0.1 most of
+# the quantized gradient is flushed or rounding noise, g^ = q g + eps is
+# dominated by eps, and a larger step would amplify eps rather than restore
+# progress along g. The cap also keeps the compensated step within an order
+# of magnitude of the step the user chose, whose stability they tuned.
+SHRINKAGE_Q_FLOOR = 0.1
+_GRAD_SCALING_CODES = {"none": 0, "fixed": 1, "dynamic": 2}
 
 
 # A fit whose full-gradient norm ends this many times above its start diverged
@@ -101,6 +116,10 @@ class _LowPrecisionLinear(BaseEstimator):
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "grad_format": [StrOptions(set(FORMATS)), None],
+        "grad_rounding": [StrOptions(set(ROUNDINGS))],
+        "grad_scaling": [StrOptions({"none", "dynamic"}), Interval(Real, 0, None, closed="neither")],
+        "step_compensation": [StrOptions({"none", "shrinkage"})],
     }
 
     def __init__(
@@ -119,6 +138,10 @@ class _LowPrecisionLinear(BaseEstimator):
         warm_start=False,
         random_state=None,
         verbose=0,
+        grad_format=None,
+        grad_rounding="nearest",
+        grad_scaling="none",
+        step_compensation="none",
     ):
         self.solver = solver
         self.bits = bits
@@ -133,6 +156,10 @@ class _LowPrecisionLinear(BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.grad_format = grad_format
+        self.grad_rounding = grad_rounding
+        self.grad_scaling = grad_scaling
+        self.step_compensation = step_compensation
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -169,7 +196,49 @@ class _LowPrecisionLinear(BaseEstimator):
 
     # ---- fit --------------------------------------------------------------------
 
+    def _check_grad_params(self):
+        """The float-gradient options need fp32 SGD or SVRG and go together."""
+        if self.grad_format is None:
+            unused = {
+                name: value
+                for name, value, default in (
+                    ("grad_rounding", self.grad_rounding, "nearest"),
+                    ("grad_scaling", self.grad_scaling, "none"),
+                    ("step_compensation", self.step_compensation, "none"),
+                )
+                if not (isinstance(value, str) and value == default)
+            }
+            if unused:
+                raise ValueError(
+                    f"{', '.join(f'{k}={v!r}' for k, v in unused.items())} only apply to quantized gradients; "
+                    f"set grad_format (for example grad_format='fp8_e4m3') or leave them at their defaults"
+                )
+            return
+        if self.solver not in ("sgd", "svrg") or self.bits != 32:
+            raise ValueError(
+                f"grad_format={self.grad_format!r} simulates low-precision gradients on an fp32 model, which "
+                f"needs solver='sgd' or 'svrg' with bits=32; got solver={self.solver!r}, bits={self.bits}"
+            )
+
+    def _fit_float_grad(self, Xt, y_encoded, coef0, intercept0, loss, eta, epoch_length, seed):
+        """fp32 SGD / SVRG with every step's gradient in ``grad_format``."""
+        scaling = self.grad_scaling
+        code = _GRAD_SCALING_CODES[scaling] if isinstance(scaling, str) else _GRAD_SCALING_CODES["fixed"]
+        result = _core.fit_float_grad(
+            Xt, y_encoded, coef0, intercept0,
+            method=self.solver, loss=loss, eta=eta, alpha=float(self.alpha), epoch_length=epoch_length,
+            max_iter=int(self.max_iter), tol=float(self.tol), fit_intercept=bool(self.fit_intercept), seed=seed,
+            verbose=int(self.verbose), format=check_format(self.grad_format),
+            rounding=check_rounding(self.grad_rounding), overflow=0, scaling=code,
+            loss_scale=1.0 if isinstance(scaling, str) else float(scaling),
+            compensate=self.step_compensation == "shrinkage", q_floor=SHRINKAGE_Q_FLOOR,
+            backend=check_backend(None),
+        )
+        self.shrinkage_ = {key: np.asarray(v) for key, v in result["shrinkage"].items()}
+        return result
+
     def _fit(self, X, y_encoded, loss, n_outputs):
+        self._check_grad_params()
         Xt, row_scale = self._training_data(X)
         n_samples, n_features = Xt.shape
         L = _smoothness(self._row_sq_norms(Xt, row_scale), loss, self.alpha, self.fit_intercept)
@@ -190,13 +259,17 @@ class _LowPrecisionLinear(BaseEstimator):
         if self.bits != 32 and self.solver != "halp":
             delta = self._auto_delta(Xt, row_scale, y_encoded, loss, coef0, intercept0) if self.delta == "auto" else float(self.delta)
         seed = seed_from(self.random_state)
-        result = _core.fit(
-            Xt, row_scale, y_encoded, coef0, intercept0,
-            method=self.solver, loss=loss, eta=eta, alpha=float(self.alpha), mu=float(self.mu),
-            delta=float(delta), epoch_length=epoch_length, max_iter=int(self.max_iter),
-            tol=float(self.tol), fit_intercept=bool(self.fit_intercept), seed=seed,
-            verbose=int(self.verbose), backend=check_backend(None),
-        )
+        if self.grad_format is not None:
+            result = self._fit_float_grad(Xt, y_encoded, coef0, intercept0, loss, eta, epoch_length, seed)
+        else:
+            self.shrinkage_ = None
+            result = _core.fit(
+                Xt, row_scale, y_encoded, coef0, intercept0,
+                method=self.solver, loss=loss, eta=eta, alpha=float(self.alpha), mu=float(self.mu),
+                delta=float(delta), epoch_length=epoch_length, max_iter=int(self.max_iter),
+                tol=float(self.tol), fit_intercept=bool(self.fit_intercept), seed=seed,
+                verbose=int(self.verbose), backend=check_backend(None),
+            )
         if result["diverged"]:
             raise DivergenceError(
                 f"the objective became non-finite after {result['n_iter']} epoch(s) with eta={eta:.3g}; "
@@ -326,6 +399,24 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         model on every backend.
     verbose : int, default=0
         Print one line per epoch to stderr.
+    grad_format : {"fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "fp4_e2m1"} or None, default=None
+        Round every step's gradient (weights and intercept, all outputs, as
+        one vector) to this simulated float format before the step; the model
+        stays fp32, as in mixed-precision training. Needs ``solver="sgd"``
+        or ``"svrg"`` and ``bits=32``. Overflow saturates.
+    grad_rounding : {"nearest", "toward_zero", "stochastic"}, default="nearest"
+        Rounding of the gradient (see :func:`lpcore.quantize_float`).
+    grad_scaling : "none", "dynamic" or float, default="none"
+        Loss scale ``S``: the step uses ``Q(S g) / S``. "none" is ``S = 1``
+        (the setting of Yun 2025); a float is a fixed loss scale; "dynamic"
+        picks, for every step, the largest power of two with
+        ``S max|g| <= max`` of the format (per-tensor scaling as in FP8
+        training recipes).
+    step_compensation : {"none", "shrinkage"}, default="none"
+        "shrinkage" divides the step by a running estimate of the shrinkage
+        factor ``q`` (the projection ``<Q(g), g> / ||g||^2``; an exponential
+        moving average over about 64 previous steps), clipped to
+        ``[0.1, 1]``: the step grows at most 10x (``SHRINKAGE_Q_FLOOR``).
 
     Attributes
     ----------
@@ -345,6 +436,14 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         The step size used.
     data_rounding_error_ : float
         ``||X - X_q||_F / ||X||_F`` of the data rounding (0 at 32 bits).
+    shrinkage_ : dict of ndarray or None
+        With ``grad_format``, per epoch: ``q_min`` and ``q_mean`` (minimum
+        and mean over the steps of the projection ``q_t``),
+        ``norm_ratio_mean`` (mean ``||Q(g)|| / ||g||``), ``zero_fraction``
+        (nonzero gradient entries flushed to zero), ``overflow_fraction``,
+        ``step_multiplier`` (mean step / eta) and ``log2_scale_mean``.
+        ``history_["saturated"]`` then holds the overflow fraction. None
+        without ``grad_format``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has string feature names.
@@ -383,7 +482,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     ``LogisticRegression(C=1 / (alpha * n_samples))``.
 
     The parameters and the fitted ``n_iter_``, ``history_``,
-    ``initial_objective_``, ``scale_``, ``eta_``, ``data_rounding_error_``,
+    ``initial_objective_``, ``scale_``, ``eta_``, ``data_rounding_error_``, ``shrinkage_``,
     ``n_features_in_`` and ``feature_names_in_`` are those of
     :class:`LowPrecisionRegressor`.
 
@@ -403,6 +502,14 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     >>> clf = make_pipeline(StandardScaler(), LowPrecisionClassifier(random_state=0)).fit(X, y)
     >>> bool(clf.score(X, y) > 0.9)
     True
+
+    fp32 SGD with every gradient rounded to FP8 (E4M3) under a dynamic loss scale:
+
+    >>> fp8 = LowPrecisionClassifier(solver="sgd", bits=32, grad_format="fp8_e4m3", grad_scaling="dynamic",
+    ...                              tol=0, max_iter=10, random_state=0)
+    >>> clf = make_pipeline(StandardScaler(), fp8).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.9), sorted(fp8.shrinkage_)[:3]
+    (True, ['log2_scale_mean', 'norm_ratio_mean', 'overflow_fraction'])
     """
 
     def __sklearn_tags__(self):

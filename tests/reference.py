@@ -355,3 +355,89 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     coef = (s * z.astype(np.float64) + (w_base.astype(np.float64) if halp else 0.0)).astype(np.float32)
     return {"offset": z, "centre": w_base, "coef": coef, "intercept": np.array(b), "scale": s,
             "objective": np.array(history)}
+
+
+# ---- float formats ----------------------------------------------------------
+# An independent twin of quantize_float (cpp/src/float_format_spec.hpp), in
+# float64 arithmetic rather than on bit patterns: a value's grid step is
+# 2^(max(e, emin) - M) with e its binade, and lo = floor(|x| / step) * step is
+# exact, as is the dropped fraction (|x| - lo) / step.
+
+
+def float_words(seed: int, n: int) -> np.ndarray:
+    """The 32-bit random word of each of n values: one 32-byte block per group of 8."""
+    return Xorshift128p4(seed).words32(-(-n // 8))[:n].astype(np.uint64)
+
+
+def quantize_float_reference(x, mantissa_bits, emin, max_value, rounding, words=None):
+    """Round float32 values onto a float format's grid; overflow saturates to +-max_value."""
+    x = np.asarray(x, dtype=np.float32).astype(np.float64)
+    a = np.abs(x)
+    _, E = np.frexp(a)  # a = f 2^E, f in [0.5, 1)
+    step = np.ldexp(1.0, np.maximum(E - 1, emin) - mantissa_bits)
+    k = np.floor(a / step)
+    frac = a / step - k
+    if rounding == "nearest":
+        up = (frac > 0.5) | ((frac == 0.5) & (k % 2 == 1))
+    elif rounding == "toward_zero":
+        up = np.zeros(a.shape, dtype=bool)
+    else:
+        threshold = np.floor(np.ldexp(frac, 32))
+        up = np.asarray(words, dtype=np.float64) < threshold
+    r = np.minimum((k + up) * step, max_value)
+    return np.copysign(r, x).astype(np.float32)
+
+
+def dynamic_scale_reference(amax: float, max_value: float) -> float:
+    """The largest power of two S with S * amax <= max_value (1 for amax = 0)."""
+    if amax == 0:
+        return 1.0
+    k = 0
+    while amax * 2.0**k > max_value:
+        k -= 1
+    while amax * 2.0 ** (k + 1) <= max_value:
+        k += 1
+    return 2.0 ** min(max(k, -100), 100)
+
+
+def fit_float_grad_reference(X, y, n_outputs, loss, eta, alpha, epoch_length, max_iter, fit_intercept, seed,
+                             fmt, scaling="none", compensate=False, q_floor=0.1, ema=1.0 / 64.0):
+    """Twin of lpcore::fit_float_grad for sgd with nearest rounding, in float64
+    except where the C++ loop rounds to float32 (the gradient, its scaled and
+    quantized copies, the weights). fmt = (mantissa_bits, emin, max_value).
+    Returns the coefficients (K x d), intercepts and the per-epoch mean q."""
+    X = np.asarray(X, dtype=np.float32)
+    n, d = X.shape
+    K = n_outputs
+    M, emin, top = fmt
+    sampler = Xorshift128p(solver_seed(seed, 2))
+    w = np.zeros((K, d), dtype=np.float32)
+    b = np.zeros(K)
+    q_hat = 1.0
+    q_means = []
+    for _ in range(max_iter):
+        qs = []
+        for _ in range(epoch_length):
+            i = (sampler.next() * n) >> 64
+            m = [b[k] + float(X[i].astype(np.float64) @ w[k].astype(np.float64)) for k in range(K)]
+            _, phi = loss_and_derivative(loss, m, float(y[i]))
+            g = np.concatenate([phi[k] * X[i].astype(np.float64) + alpha * w[k].astype(np.float64) for k in range(K)])
+            if fit_intercept:
+                g = np.concatenate([g, phi])
+            g = g.astype(np.float32)
+            S = dynamic_scale_reference(float(np.abs(g).max()), top) if scaling == "dynamic" else 1.0
+            scaled = (g.astype(np.float64) * S).astype(np.float32)
+            q = (quantize_float_reference(scaled, M, emin, top, "nearest").astype(np.float64) / S).astype(np.float32)
+            step = eta / min(max(q_hat, q_floor), 1.0) if compensate else eta
+            for k in range(K):
+                w[k] = (w[k].astype(np.float64) - step * q[k * d : (k + 1) * d].astype(np.float64)).astype(np.float32)
+                if fit_intercept:
+                    b[k] -= step * float(q[K * d + k])
+            g64, q64 = g.astype(np.float64), q.astype(np.float64)
+            gg = float(g64 @ g64)
+            if gg > 0:
+                q_t = float(q64 @ g64) / gg
+                qs.append(q_t)
+                q_hat += ema * (q_t - q_hat)
+        q_means.append(float(np.mean(qs)) if qs else float("nan"))
+    return w, b, np.array(q_means)

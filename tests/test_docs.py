@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 # lpcore.quantize the function shadows lpcore.quantize the module, hence import_module.
-MODULES = ["lpcore._backend", "lpcore.kernels", "lpcore.quantize", "lpcore.linear_model"]
+MODULES = ["lpcore._backend", "lpcore.kernels", "lpcore.quantize", "lpcore.linear_model", "lpcore.float_formats",
+           "lpcore.theory"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,13 +1,11 @@
 """The scikit-learn estimators: API conventions, composition and bad input."""
 
-import os
 import pickle
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
+from conftest import output_per_backend
 from lpcore import (
     DivergenceError,
     LowPrecisionClassifier,
@@ -30,6 +28,7 @@ CONFIGS = [
     dict(solver="sgd", bits=16),
     dict(solver="svrg", bits=32),
     dict(solver="sgd", bits=32),
+    dict(solver="sgd", bits=32, grad_format="fp8_e4m3", grad_scaling="dynamic"),
 ]
 
 
@@ -128,17 +127,7 @@ def test_same_seed_same_model_on_every_backend(tmp_path):
         "        out.append(m.coef_.tobytes().hex() + m.intercept_.tobytes().hex())\n"
         "print(lpcore.backend(), '|'.join(out))\n"
     )
-    results = {}
-    for be in ("scalar", "avx2"):
-        if be not in __import__("lpcore").supported_backends():
-            continue
-        env = dict(os.environ, LPCORE_FORCE_ISA=be)
-        # cwd away from the source tree, whose lpcore/ has no compiled core
-        proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True,
-                              text=True, check=True)
-        name, digest = proc.stdout.split()
-        assert name == be
-        results[be] = digest
+    results = output_per_backend(code, tmp_path)
     assert len(set(results.values())) == 1
 
 

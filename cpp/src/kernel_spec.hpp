@@ -143,6 +143,17 @@ inline Rounded quantize_one(float x, float scale, float qmax, Rounding rounding,
   return {static_cast<std::int32_t>(q), clipped};
 }
 
+// One 32-byte block of the four-lane stream as eight 32-bit words, in the
+// order an AVX2 register holds them (lane k -> words 2k, 2k + 1).
+inline void next_words(Xorshift128p4& rng, std::uint32_t words[8]) {
+  std::uint64_t block[4];
+  rng.next_block(block);
+  for (int k = 0; k < 4; ++k) {
+    words[2 * k] = static_cast<std::uint32_t>(block[k]);
+    words[2 * k + 1] = static_cast<std::uint32_t>(block[k] >> 32);
+  }
+}
+
 // Quantize elements [begin, n) in groups of 8; stochastic rounding draws one
 // 32-byte block per group (a partial final group too).
 template <class T>
@@ -151,14 +162,7 @@ std::size_t quantize_range(const float* x, std::size_t begin, std::size_t n, flo
   std::size_t clipped = 0;
   for (std::size_t g = begin; g < n; g += 8) {
     std::uint32_t words[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    if (rounding == Rounding::stochastic) {
-      std::uint64_t block[4];
-      rng.next_block(block);
-      for (int k = 0; k < 4; ++k) {
-        words[2 * k] = static_cast<std::uint32_t>(block[k]);
-        words[2 * k + 1] = static_cast<std::uint32_t>(block[k] >> 32);
-      }
-    }
+    if (rounding == Rounding::stochastic) next_words(rng, words);
     const std::size_t end = std::min(n, g + 8);
     for (std::size_t i = g; i < end; ++i) {
       const Rounded r = quantize_one(x[i], scale, qmax, rounding, words[i - g]);

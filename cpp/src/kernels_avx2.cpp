@@ -10,12 +10,11 @@
 #include <cmath>
 #include <cstring>
 
+#include "avx2_rng.hpp"
 #include "kernel_spec.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/kernels.hpp"
 #include "lpcore/rng.hpp"
-
-#define LPCORE_AVX2 __attribute__((target("avx2,fma")))
 
 namespace lpcore::avx2 {
 namespace {
@@ -42,26 +41,6 @@ LPCORE_AVX2 inline std::uint64_t hsum_u64(__m256i v) {
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), v);
   return lanes[0] + lanes[1] + lanes[2] + lanes[3];
 }
-
-// Four xorshift128+ lanes in two registers (see rng.hpp for the scalar twin).
-struct VecRng {
-  __m256i s0, s1;
-  LPCORE_AVX2 explicit VecRng(const Xorshift128p4& g) : s0(load(g.s0)), s1(load(g.s1)) {}
-  LPCORE_AVX2 void save(Xorshift128p4& g) const {
-    store(g.s0, s0);
-    store(g.s1, s1);
-  }
-  LPCORE_AVX2 __m256i next() {
-    __m256i a = s0;
-    const __m256i b = s1;
-    const __m256i out = _mm256_add_epi64(a, b);
-    s0 = b;
-    a = _mm256_xor_si256(a, _mm256_slli_epi64(a, 23));
-    s1 = _mm256_xor_si256(_mm256_xor_si256(a, b),
-                          _mm256_xor_si256(_mm256_srli_epi64(a, 18), _mm256_srli_epi64(b, 5)));
-    return out;
-  }
-};
 
 // dot_i8 on 32 bytes: vpsignb moves a's sign onto b so vpmaddubsw can take |a|
 // as its unsigned operand; pair sums stay within int16 (|sum| <= 2*128*128).

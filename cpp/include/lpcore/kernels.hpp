@@ -23,6 +23,9 @@ namespace lpcore {
 
 struct Dither;
 struct Xorshift128p4;
+enum class FloatFormat : int;    // float_format.hpp
+enum class FloatRounding : int;
+enum class Overflow : int;
 
 enum class Isa : int { scalar = 0, avx2 = 1 };
 enum class Rounding : int { nearest = 0, stochastic = 1 };
@@ -84,6 +87,11 @@ inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block)
                            Xorshift128p4& rng, std::int16_t* q);                                   \
   void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x);                 \
   void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x);               \
+  /* out = x rounded onto a float format's grid (float_format.hpp); returns how many values         \
+     overflowed. Stochastic rounding draws one 32-byte block per group of 8 values. */            \
+  std::size_t quantize_float(const float* x, std::size_t n, FloatFormat format,                   \
+                             FloatRounding rounding, Overflow overflow, Xorshift128p4& rng,      \
+                             float* out);                                                        \
   /* Sum of all bytes: a pure streaming read, used to measure memory bandwidth. */                \
   std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n);                                  \
   /* Fill 32 * n_blocks bytes from the four-lane xorshift128+ stream. */                           \
@@ -114,6 +122,7 @@ struct KernelTable {
   decltype(&scalar::quantize_i16) quantize_i16;
   decltype(&scalar::dequantize_i8) dequantize_i8;
   decltype(&scalar::dequantize_i16) dequantize_i16;
+  decltype(&scalar::quantize_float) quantize_float;
   decltype(&scalar::stream_sum) stream_sum;
   decltype(&scalar::fill_random) fill_random;
 };
