@@ -1,8 +1,7 @@
 // Losses of the linear models (solver.hpp) and the helpers every training loop
 // shares: the derivative in the margins, uniform sampling, timing.
-//
-// (cpp/src/solver.cpp keeps its own copy of these for now; the two must stay
-// identical so that every solver computes the same objective.)
+// Both training loops (solver.cpp, float_grad_sgd.cpp) use these, so every
+// solver computes the same objective from the same random streams.
 #pragma once
 
 #include <algorithm>

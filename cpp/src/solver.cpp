@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "losses.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"
@@ -108,54 +109,9 @@ struct ModelOps<std::int16_t> {
   }
 };
 
-// ---- losses: value and derivative with respect to the margins ---------------
-
-// log(1 + exp(t)) without overflow.
-double softplus(double t) { return t > 0 ? t + std::log1p(std::exp(-t)) : std::log1p(std::exp(t)); }
-// 1 / (1 + exp(-t)) without overflow.
-double sigmoid(double t) {
-  if (t >= 0) return 1.0 / (1.0 + std::exp(-t));
-  const double e = std::exp(t);
-  return e / (1.0 + e);
-}
-
-// Writes dloss/dm_k into phi[0..K) and returns the loss of one sample.
-double loss_and_derivative(Loss loss, const double* m, double y, std::size_t K, double* phi) {
-  switch (loss) {
-    case Loss::squared: {
-      const double r = m[0] - y;
-      phi[0] = r;
-      return 0.5 * r * r;
-    }
-    case Loss::logistic: {
-      const double t = -y * m[0];
-      phi[0] = -y * sigmoid(t);
-      return softplus(t);
-    }
-    case Loss::multinomial: {
-      double top = m[0];
-      for (std::size_t k = 1; k < K; ++k) top = std::max(top, m[k]);
-      double sum = 0;
-      for (std::size_t k = 0; k < K; ++k) {
-        phi[k] = std::exp(m[k] - top);
-        sum += phi[k];
-      }
-      const auto label = static_cast<std::size_t>(y);
-      for (std::size_t k = 0; k < K; ++k) phi[k] = phi[k] / sum - (k == label ? 1.0 : 0.0);
-      return top + std::log(sum) - m[label];
-    }
-  }
-  return 0;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Lemire's multiply-shift: a uniform index in [0, n) from 64 random bits.
-std::size_t uniform_index(Xorshift128p& rng, std::size_t n) {
-  return static_cast<std::size_t>((static_cast<unsigned __int128>(rng.next()) * n) >> 64);
-}
+using losses::loss_and_derivative;
+using losses::seconds_since;
+using losses::uniform_index;
 
 template <class T>
 class Trainer {
@@ -239,10 +195,7 @@ class Trainer {
   };
 
   bool halp() const { return Ops::kLowPrecision && cfg_.method == Method::halp; }
-  std::uint64_t seed(std::uint64_t stream) const {
-    std::uint64_t s = cfg_.seed ^ (0x9E3779B97F4A7C15ULL * stream);
-    return splitmix64(s);
-  }
+  std::uint64_t seed(std::uint64_t stream) const { return losses::stream_seed(cfg_.seed, stream); }
   const T* row(std::size_t i) const { return x_ + i * d_; }
   // Row i's record: [y_i, row scale, anchor derivative phi_ik (K), HALP's x_i . w_base_k (K)].
   double* record(std::size_t i) { return rows_.data() + i * stride_; }
