@@ -28,6 +28,18 @@ def update_i8(
     z: npt.NDArray[np.int8], x: npt.NDArray[np.int8], a: float, c_packed: npt.NDArray[np.int16],
     dither: Dither, backend: str | None = None,
 ) -> int: ...
+def update_dot_i8(
+    z: npt.NDArray[np.int8], x: npt.NDArray[np.int8], a: float, c_packed: npt.NDArray[np.int16],
+    dither: Dither, x_next: npt.NDArray[np.int8], backend: str | None = None,
+) -> tuple[int, int]: ...
+def update_dot_i16(
+    z: npt.NDArray[np.int16], x: npt.NDArray[np.int16], a: float, c_packed: npt.NDArray[np.int32],
+    dither: Dither, x_next: npt.NDArray[np.int16], backend: str | None = None,
+) -> tuple[int, int]: ...
+def update_dot_f32(
+    w: npt.NDArray[np.float32], x: npt.NDArray[np.float32], a: float, c: npt.NDArray[np.float32] | None,
+    x_next: npt.NDArray[np.float32], backend: str | None = None,
+) -> float: ...
 def update_i16(
     z: npt.NDArray[np.int16], x: npt.NDArray[np.int16], a: float, c_packed: npt.NDArray[np.int32],
     dither: Dither, backend: str | None = None,

@@ -6,7 +6,7 @@ import reference
 from conftest import BACKENDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lpcore import kernels
+from lpcore import _core, kernels
 
 LIM = {8: 127, 16: 32767}
 CMAX = kernels.MAX_OFFSET
@@ -126,3 +126,55 @@ def test_bad_input():
         kernels.update_i8(np.array([0, 0, 0, -128]), z, 0.1, [0, 0, 0, 0])
     with pytest.raises(TypeError, match="Dither"):
         kernels.update_i8(z, z, 0.1, [0, 0, 0, 0], dither="not a dither")
+
+
+FUSED = {8: (_core.update_dot_i8, _core.update_i8, _core.dot_i8, np.int8, np.int16),
+         16: (_core.update_dot_i16, _core.update_i16, _core.dot_i16, np.int16, np.int32)}
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_update_dot_is_update_then_dot(bits, backend):
+    """The solver's fused step equals the update followed by the next row's dot, bit for bit."""
+    fused, update, dot, zt, ct = FUSED[bits]
+    rng = np.random.default_rng(bits + 100)
+    for n in LENGTHS:
+        for a in MULTIPLIERS:
+            for extreme in (False, True):
+                z, x, c = random_case(rng, bits, n, extreme)
+                z, x = z.astype(zt), x.astype(zt)
+                c = _core.pack_offsets_i8(c.astype(ct)) if bits == 8 else _core.pack_offsets_i16(c.astype(ct))
+                # the next row may hold the code -128 / -32768 (dot_i8 / dot_i16 define it)
+                x_next = rng.integers(np.iinfo(zt).min, np.iinfo(zt).max + 1, n).astype(zt)
+                z_fused, z_plain = z.copy(), z.copy()
+                seed = int(rng.integers(2**62))
+                sat, got = fused(z_fused, x, a, c, _core.Dither(seed), x_next, backend)
+                want_sat = update(z_plain, x, a, c, _core.Dither(seed), backend)
+                assert np.array_equal(z_fused, z_plain), (n, a, extreme)
+                assert sat == want_sat and got == dot(x_next, z_plain, backend), (n, a, extreme)
+                assert got == int(np.dot(x_next.astype(np.int64), z_plain.astype(np.int64)))
+
+
+def test_update_dot_f32_is_update_then_dot(backend):
+    rng = np.random.default_rng(7)
+    for n in list(range(0, 80)) + [1000, 4099]:
+        w, x, c, x_next = (rng.standard_normal(n).astype(np.float32) for _ in range(4))
+        for offsets in (c, None):
+            w_fused, w_plain = w.copy(), w.copy()
+            got = _core.update_dot_f32(w_fused, x, -0.3, offsets, x_next, backend)
+            if offsets is None:
+                _core.axpy_f32(-0.3, x, w_plain, backend)
+            else:
+                _core.update_f32(w_plain, x, -0.3, offsets, backend)
+            assert np.array_equal(w_fused, w_plain), n
+            want = _core.dot_f32(x_next, w_plain, backend)
+            assert np.float32(got).tobytes() == np.float32(want).tobytes(), n
+
+
+def test_update_dot_rejects_mismatched_lengths():
+    z = np.zeros(4, dtype=np.int8)
+    c = np.zeros(4, dtype=np.int16)
+    with pytest.raises(ValueError, match="lengths differ"):
+        _core.update_dot_i8(z, z, 0.1, c, _core.Dither(0), z[:3], None)
+    w = np.zeros(4, dtype=np.float32)
+    with pytest.raises(ValueError, match="lengths differ"):
+        _core.update_dot_f32(w, w, 0.1, None, w[:3], None)

@@ -66,6 +66,23 @@ std::size_t update(Array<Z>& z, const Array<Z>& x, float a, const Array<C>& c, D
   return fn(zp, xp, a, cp, n, dither);
 }
 
+// update_dot_i8 / update_dot_i16: (saturated count, dot of x_next with the new z).
+template <class Z, class C, class Fn>
+std::pair<std::size_t, std::int64_t> update_dot(Array<Z>& z, const Array<Z>& x, float a, const Array<C>& c,
+                                                Dither& dither, const Array<Z>& x_next, Fn fn) {
+  same_length(z.size(), x.size(), "update_dot");
+  same_length(z.size(), c.size(), "update_dot");
+  same_length(z.size(), x_next.size(), "update_dot");
+  Z* zp = z.mutable_data();
+  const Z *xp = x.data(), *np = x_next.data();
+  const C* cp = c.data();
+  const auto n = static_cast<std::size_t>(z.size());
+  std::int64_t dot = 0;
+  py::gil_scoped_release nogil;
+  const std::size_t sat = fn(zp, xp, a, cp, n, dither, np, &dot);
+  return {sat, dot};
+}
+
 template <class Q, class Fn>
 std::pair<Array<Q>, std::size_t> quantize_rows(const Array<float>& x, const Array<float>& scales,
                                                Rounding rounding, std::uint64_t seed, Fn fn) {
@@ -399,6 +416,27 @@ PYBIND11_MODULE(_core, m) {
                          const Array<std::int32_t>& c_packed, Dither& dither, const Backend& backend) {
         return update(z, x, a, c_packed, dither, table(backend).update_i16);
       }, nc("z"), nc("x"), py::arg("a"), nc("c_packed"), py::arg("dither"), be);
+  m.def("update_dot_i8", [](Array<std::int8_t>& z, const Array<std::int8_t>& x, float a,
+                            const Array<std::int16_t>& c_packed, Dither& dither,
+                            const Array<std::int8_t>& x_next, const Backend& backend) {
+        return update_dot(z, x, a, c_packed, dither, x_next, table(backend).update_dot_i8);
+      }, nc("z"), nc("x"), py::arg("a"), nc("c_packed"), py::arg("dither"), nc("x_next"), be);
+  m.def("update_dot_i16", [](Array<std::int16_t>& z, const Array<std::int16_t>& x, float a,
+                             const Array<std::int32_t>& c_packed, Dither& dither,
+                             const Array<std::int16_t>& x_next, const Backend& backend) {
+        return update_dot(z, x, a, c_packed, dither, x_next, table(backend).update_dot_i16);
+      }, nc("z"), nc("x"), py::arg("a"), nc("c_packed"), py::arg("dither"), nc("x_next"), be);
+  m.def("update_dot_f32", [](Array<float>& w, const Array<float>& x, float a, std::optional<Array<float>> c,
+                             const Array<float>& x_next, const Backend& backend) {
+        same_length(w.size(), x.size(), "update_dot_f32");
+        same_length(w.size(), x_next.size(), "update_dot_f32");
+        if (c) same_length(w.size(), c->size(), "update_dot_f32");
+        const auto& t = table(backend);
+        float* wp = w.mutable_data();
+        const float* cp = c ? c->data() : nullptr;
+        py::gil_scoped_release nogil;
+        return t.update_dot_f32(wp, x.data(), a, cp, static_cast<std::size_t>(w.size()), x_next.data());
+      }, nc("w"), nc("x"), py::arg("a"), py::arg("c").none(true), nc("x_next"), be);
   m.def("pack_offsets_i8", [](const Array<std::int16_t>& c) { return packed(c, kPackBlockI8); }, nc("c"));
   m.def("pack_offsets_i16", [](const Array<std::int32_t>& c) { return packed(c, kPackBlockI16); }, nc("c"));
 

@@ -202,9 +202,14 @@ namespace {
 // widening. vpmaddubsw with |A| in one byte of each pair multiplies only the
 // even or only the odd coordinates. The results are the high bytes of the
 // int16 lanes, which one shift and one blend gather back in order.
-template <bool kNegative>
+//
+// With kDot, the new z of every block is also multiplied into the next
+// sample's row xn (as dot_i8_step does) and summed into the int32 lanes of
+// *dot: at most 4 * 127 * 128 per lane and block, so a chunk cannot overflow.
+template <bool kNegative, bool kDot = false>
 LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
-                                         std::size_t blocks, const std::uint8_t* r, std::int32_t abs_A) {
+                                         std::size_t blocks, const std::uint8_t* r, std::int32_t abs_A,
+                                         const std::int8_t* xn = nullptr, __m256i* dot = nullptr) {
   const __m256i k_even = _mm256_set1_epi16(static_cast<short>(abs_A));
   const __m256i k_odd = _mm256_set1_epi16(static_cast<short>(static_cast<std::uint32_t>(abs_A) << 8));
   const __m256i high_bytes = _mm256_set1_epi16(static_cast<short>(0xFF00));
@@ -234,7 +239,13 @@ LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, c
         _mm256_blendv_epi8(_mm256_cmpeq_epi16(l_even, rail), _mm256_cmpeq_epi16(l_odd, rail), high_bytes),
         _mm256_cmpeq_epi8(v, minus128));
     count = _mm256_sub_epi8(count, on_rail);
-    store(z + p, _mm256_max_epi8(v, minus127));
+    const __m256i z_new = _mm256_max_epi8(v, minus127);
+    store(z + p, z_new);
+    if constexpr (kDot) {
+      const __m256i an = load(xn + p);
+      const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(an, an), _mm256_sign_epi8(z_new, an));
+      *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    }
   };
   std::size_t b = 0;
   for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z and x, two of c
@@ -243,6 +254,7 @@ LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, c
     prefetch(x + p + kPrefetchBytes);
     prefetch(c + p + kPrefetchBytes / 2);
     prefetch(c + p + kPrefetchBytes / 2 + 32);
+    if constexpr (kDot) prefetch(xn + p + kPrefetchBytes);
     block(p);
     block(p + 32);
   }
@@ -252,8 +264,14 @@ LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, c
 
 // The int16 fused update on `blocks` full blocks of 16 coordinates: the same
 // layout trick one size up (int32 lanes, Q15, vpmaddwd, vpblendw).
+// With kDot, the new z is also multiplied into the next sample's row xn as
+// dot_i16 does it: vpmaddwd pair sums, split into their low 16 bits (*lo) and
+// high 16 bits (*hi); a chunk of 4096 coordinates cannot overflow either.
+template <bool kDot = false>
 LPCORE_AVX2 std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
-                                          std::size_t blocks, const std::uint8_t* r, std::int32_t A) {
+                                          std::size_t blocks, const std::uint8_t* r, std::int32_t A,
+                                          const std::int16_t* xn = nullptr, __m256i* lo_sum = nullptr,
+                                          __m256i* hi_sum = nullptr) {
   const __m256i k_even = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) & 0xFFFFu));
   const __m256i k_odd = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) << 16));
   const __m256i hi = _mm256_set1_epi32(32767), lo = _mm256_set1_epi32(-32767);
@@ -273,7 +291,13 @@ LPCORE_AVX2 std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x
     count = _mm256_sub_epi32(count, _mm256_add_epi32(out_even, out_odd));
     const __m256i res_even = _mm256_min_epi32(_mm256_max_epi32(v_even, lo), hi);
     const __m256i res_odd = _mm256_min_epi32(_mm256_max_epi32(v_odd, lo), hi);
-    store(z + p, _mm256_blend_epi16(res_even, _mm256_slli_epi32(res_odd, 16), 0xAA));
+    const __m256i z_new = _mm256_blend_epi16(res_even, _mm256_slli_epi32(res_odd, 16), 0xAA);
+    store(z + p, z_new);
+    if constexpr (kDot) {
+      const __m256i pairs = _mm256_madd_epi16(load(xn + p), z_new);
+      *lo_sum = _mm256_add_epi32(*lo_sum, _mm256_and_si256(pairs, _mm256_set1_epi32(0xFFFF)));
+      *hi_sum = _mm256_add_epi32(*hi_sum, _mm256_srai_epi32(pairs, 16));
+    }
   }
   return static_cast<std::size_t>(hsum_i32(count));
 }
@@ -282,29 +306,104 @@ LPCORE_AVX2 std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x
 // run as one vector block on zero-padded copies. The tail's offsets are in
 // natural order (the packed layout leaves a partial block alone), so they are
 // packed into the copy. A padding coordinate (z = x = c = 0) keeps z = 0 and
-// never counts as saturated: L = r, in [0, 2^F), whose high part is 0.
-template <bool kNegative>
+// never counts as saturated: L = r, in [0, 2^F), whose high part is 0; its
+// next-row copy is 0 too, so it adds nothing to the dot.
+template <bool kNegative, bool kDot>
 LPCORE_AVX2 std::size_t update_tail_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
-                                       std::size_t m, const std::uint8_t* r, std::int32_t abs_A) {
-  alignas(32) std::int8_t zt[32] = {}, xt[32] = {};
+                                       std::size_t m, const std::uint8_t* r, std::int32_t abs_A,
+                                       const std::int8_t* xn, __m256i* dot) {
+  alignas(32) std::int8_t zt[32] = {}, xt[32] = {}, xnt[32] = {};
   alignas(32) std::int16_t ct[32] = {};
   std::memcpy(zt, z, m);
   std::memcpy(xt, x, m);
+  if constexpr (kDot) std::memcpy(xnt, xn, m);
   for (std::size_t j = 0; j < m; ++j) ct[(j & 1) * 16 + j / 2] = c[j];
-  const std::size_t sat = update_blocks_i8<kNegative>(zt, xt, ct, 1, r, abs_A);
+  const std::size_t sat = update_blocks_i8<kNegative, kDot>(zt, xt, ct, 1, r, abs_A, xnt, dot);
   std::memcpy(z, zt, m);
   return sat;
 }
 
+template <bool kDot>
 LPCORE_AVX2 std::size_t update_tail_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
-                                        std::size_t m, const std::uint8_t* r, std::int32_t A) {
-  alignas(32) std::int16_t zt[16] = {}, xt[16] = {};
+                                        std::size_t m, const std::uint8_t* r, std::int32_t A,
+                                        const std::int16_t* xn, __m256i* lo_sum, __m256i* hi_sum) {
+  alignas(32) std::int16_t zt[16] = {}, xt[16] = {}, xnt[16] = {};
   alignas(32) std::int32_t ct[16] = {};
   std::memcpy(zt, z, m * sizeof(std::int16_t));
   std::memcpy(xt, x, m * sizeof(std::int16_t));
+  if constexpr (kDot) std::memcpy(xnt, xn, m * sizeof(std::int16_t));
   for (std::size_t j = 0; j < m; ++j) ct[(j & 1) * 8 + j / 2] = c[j];
-  const std::size_t sat = update_blocks_i16(zt, xt, ct, 1, r, A);
+  const std::size_t sat = update_blocks_i16<kDot>(zt, xt, ct, 1, r, A, xnt, lo_sum, hi_sum);
   std::memcpy(z, zt, m * sizeof(std::int16_t));
+  return sat;
+}
+
+// update_i8 and, with kDot, update_dot_i8: chunk by chunk, the fast path's
+// vector blocks (and the dot riding on them), or the exact scalar path
+// followed by a separate dot of the chunk.
+template <bool kDot>
+LPCORE_AVX2 std::size_t update_driver_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,
+                                         std::size_t n, Dither& dither, const std::int8_t* xn,
+                                         std::int64_t* dot) {
+  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI8);
+  const bool fast = A >= -UpdateFormat::kMaxMulI8 && A <= UpdateFormat::kMaxMulI8;
+  const std::int32_t abs_A = static_cast<std::int32_t>(A < 0 ? -A : A);
+  std::size_t sat = 0;
+  std::int64_t total = 0;
+  for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
+    const std::size_t m = std::min(Dither::kChunk, n - c0);
+    const std::uint8_t* r = dither.table.data() + dither.next_offset();
+    const std::int8_t* xc = kDot ? xn + c0 : nullptr;
+    if (fast) {
+      __m256i acc = _mm256_setzero_si256();
+      const std::size_t blocks = m / 32, done = 32 * blocks;
+      sat += A < 0 ? update_blocks_i8<true, kDot>(z + c0, x + c0, c + c0, blocks, r, abs_A, xc, &acc)
+                   : update_blocks_i8<false, kDot>(z + c0, x + c0, c + c0, blocks, r, abs_A, xc, &acc);
+      if (done < m) {
+        const std::size_t k = c0 + done;
+        const std::int8_t* xk = kDot ? xc + done : nullptr;
+        sat += A < 0 ? update_tail_i8<true, kDot>(z + k, x + k, c + k, m - done, r + done, abs_A, xk, &acc)
+                     : update_tail_i8<false, kDot>(z + k, x + k, c + k, m - done, r + done, abs_A, xk, &acc);
+      }
+      if constexpr (kDot) total += hsum_i32(acc);
+    } else {
+      sat += spec::update_chunk_i8(z, x, A, c, n, c0, 0, m, r);
+      if constexpr (kDot) total += dot_i8(xc, z + c0, m);
+    }
+  }
+  if constexpr (kDot) *dot = total;
+  return sat;
+}
+
+template <bool kDot>
+LPCORE_AVX2 std::size_t update_driver_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
+                                          std::size_t n, Dither& dither, const std::int16_t* xn,
+                                          std::int64_t* dot) {
+  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI16);
+  const bool fast = A >= -UpdateFormat::kMaxMulI16 && A <= UpdateFormat::kMaxMulI16;
+  const auto A32 = static_cast<std::int32_t>(fast ? A : 0);
+  std::size_t sat = 0;
+  std::int64_t total = 0;
+  for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
+    const std::size_t m = std::min(Dither::kChunk, n - c0);
+    const std::uint8_t* r = dither.table.data() + 2 * dither.next_offset();
+    const std::int16_t* xc = kDot ? xn + c0 : nullptr;
+    if (fast) {
+      __m256i lo = _mm256_setzero_si256(), hi = lo;
+      const std::size_t blocks = m / 16, done = 16 * blocks;
+      sat += update_blocks_i16<kDot>(z + c0, x + c0, c + c0, blocks, r, A32, xc, &lo, &hi);
+      if (done < m) {
+        const std::size_t k = c0 + done;
+        sat += update_tail_i16<kDot>(z + k, x + k, c + k, m - done, r + 2 * done, A32,
+                                     kDot ? xc + done : nullptr, &lo, &hi);
+      }
+      if constexpr (kDot) total += hsum_i32(lo) + 65536 * hsum_i32(hi);
+    } else {
+      sat += spec::update_chunk_i16(z, x, A, c, n, c0, 0, m, r);
+      if constexpr (kDot) total += dot_i16(xc, z + c0, m);
+    }
+  }
+  if constexpr (kDot) *dot = total;
   return sat;
 }
 
@@ -312,53 +411,60 @@ LPCORE_AVX2 std::size_t update_tail_i16(std::int16_t* z, const std::int16_t* x, 
 
 LPCORE_AVX2 std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,
                                   std::size_t n, Dither& dither) {
-  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI8);
-  const bool fast = A >= -UpdateFormat::kMaxMulI8 && A <= UpdateFormat::kMaxMulI8;
-  const std::int32_t abs_A = static_cast<std::int32_t>(A < 0 ? -A : A);
-  std::size_t sat = 0;
-  for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
-    const std::size_t m = std::min(Dither::kChunk, n - c0);
-    const std::uint8_t* r = dither.table.data() + dither.next_offset();
-    std::size_t done = 0;
-    if (fast) {
-      const std::size_t blocks = m / 32;
-      sat += A < 0 ? update_blocks_i8<true>(z + c0, x + c0, c + c0, blocks, r, abs_A)
-                   : update_blocks_i8<false>(z + c0, x + c0, c + c0, blocks, r, abs_A);
-      done = 32 * blocks;
-      if (done < m) {
-        const std::size_t k = c0 + done;
-        sat += A < 0 ? update_tail_i8<true>(z + k, x + k, c + k, m - done, r + done, abs_A)
-                     : update_tail_i8<false>(z + k, x + k, c + k, m - done, r + done, abs_A);
-        done = m;
-      }
-    }
-    sat += spec::update_chunk_i8(z, x, A, c, n, c0, done, m, r);
-  }
-  return sat;
+  return update_driver_i8<false>(z, x, a, c, n, dither, nullptr, nullptr);
 }
 
 LPCORE_AVX2 std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
                                    std::size_t n, Dither& dither) {
-  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI16);
-  const bool fast = A >= -UpdateFormat::kMaxMulI16 && A <= UpdateFormat::kMaxMulI16;
-  std::size_t sat = 0;
-  for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
-    const std::size_t m = std::min(Dither::kChunk, n - c0);
-    const std::uint8_t* r = dither.table.data() + 2 * dither.next_offset();
-    std::size_t done = 0;
-    if (fast) {
-      const std::size_t blocks = m / 16;
-      sat += update_blocks_i16(z + c0, x + c0, c + c0, blocks, r, static_cast<std::int32_t>(A));
-      done = 16 * blocks;
-      if (done < m) {
-        const std::size_t k = c0 + done;
-        sat += update_tail_i16(z + k, x + k, c + k, m - done, r + 2 * done, static_cast<std::int32_t>(A));
-        done = m;
-      }
+  return update_driver_i16<false>(z, x, a, c, n, dither, nullptr, nullptr);
+}
+
+LPCORE_AVX2 std::size_t update_dot_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,
+                                      std::size_t n, Dither& dither, const std::int8_t* x_next,
+                                      std::int64_t* dot) {
+  return update_driver_i8<true>(z, x, a, c, n, dither, x_next, dot);
+}
+
+LPCORE_AVX2 std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
+                                       std::size_t n, Dither& dither, const std::int16_t* x_next,
+                                       std::int64_t* dot) {
+  return update_driver_i16<true>(z, x, a, c, n, dither, x_next, dot);
+}
+
+// update_f32 (or axpy_f32 when c is null) fused with dot_f32(x_next, w): each
+// block's new w goes straight into dot_f32's accumulators, in dot_f32's order
+// (fma is commutative in its two factors, so fma(w, xn, acc) = fma(xn, w, acc)).
+LPCORE_AVX2 float update_dot_f32(float* w, const float* x, float a, const float* c, std::size_t n,
+                                 const float* x_next) {
+  const __m256 va = _mm256_set1_ps(a);
+  const auto step8 = [&](std::size_t i) __attribute__((always_inline, target("avx2,fma"))) {
+    const __m256 old = c ? _mm256_add_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(c + i)) : _mm256_loadu_ps(w + i);
+    const __m256 nw = _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), old);
+    _mm256_storeu_ps(w + i, nw);
+    return nw;
+  };
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (std::size_t line = 0; line < 32; line += 16) {
+      prefetch(x + i + line + kPrefetchBytes / 4);
+      prefetch(x_next + i + line + kPrefetchBytes / 4);
     }
-    sat += spec::update_chunk_i16(z, x, A, c, n, c0, done, m, r);
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i), step8(i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i + 8), step8(i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i + 16), step8(i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i + 24), step8(i + 24), acc3);
   }
-  return sat;
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i), step8(i), acc0);
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+  float h = _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+  for (; i < n; ++i) {
+    w[i] = c ? std::fma(a, x[i], w[i] + c[i]) : std::fma(a, x[i], w[i]);
+    h = std::fma(x_next[i], w[i], h);
+  }
+  return h;
 }
 
 namespace {

@@ -63,6 +63,28 @@ std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const st
   return sat;
 }
 
+std::size_t update_dot_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c, std::size_t n,
+                          Dither& dither, const std::int8_t* x_next, std::int64_t* dot) {
+  const std::size_t sat = update_i8(z, x, a, c, n, dither);
+  *dot = dot_i8(x_next, z, n);
+  return sat;
+}
+
+std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c, std::size_t n,
+                           Dither& dither, const std::int16_t* x_next, std::int64_t* dot) {
+  const std::size_t sat = update_i16(z, x, a, c, n, dither);
+  *dot = dot_i16(x_next, z, n);
+  return sat;
+}
+
+float update_dot_f32(float* w, const float* x, float a, const float* c, std::size_t n, const float* x_next) {
+  if (c == nullptr)
+    axpy_f32(a, x, w, n);
+  else
+    update_f32(w, x, a, c, n);
+  return dot_f32(x_next, w, n);
+}
+
 std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,
                         Xorshift128p4& rng, std::int8_t* q) {
   return spec::quantize_range(x, 0, n, scale, rounding, rng, q, 127.0f);

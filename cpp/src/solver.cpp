@@ -4,6 +4,7 @@
 // ModelOps<T> maps its four primitive operations onto the kernel table:
 //   dot(x_i, z_k)           the margin's model part (integer SIMD dot at 8/16 bits)
 //   update(z_k, x_i, a, c)  z_k <- Q(z_k + a x_i + c)  (the fused stochastic-rounding update)
+//   update_dot(..., x_j)    the update, then x_j . z_k for the next sample j, in one pass
 //   accumulate(g, a, x_i)   g += a x_i                 (the full-gradient sum)
 //   shrink(z_k, k)          z_k <- Q(z_k - k z_k)      (the periodic L2 shrinkage)
 // Every float operation outside the kernels is scalar C++ compiled at baseline
@@ -45,6 +46,11 @@ struct ModelOps<float> {
       t.update_f32(z, x, a, c, n);
     return 0;
   }
+  static std::size_t update_dot(const KernelTable& t, float* z, const float* x, float a, const float* c,
+                                std::size_t n, Dither&, const float* x_next, double* dot) {
+    *dot = t.update_dot_f32(z, x, a, c, n, x_next);
+    return 0;
+  }
   static void accumulate(const KernelTable& t, float* g, float a, const float* x, std::size_t n) {
     t.axpy_f32(a, x, g, n);
   }
@@ -71,6 +77,13 @@ struct ModelOps<std::int8_t> {
   static std::size_t update(const KernelTable& t, std::int8_t* z, const std::int8_t* x, float a,
                             const Offset* c, std::size_t n, Dither& dither) {
     return t.update_i8(z, x, a, c, n, dither);
+  }
+  static std::size_t update_dot(const KernelTable& t, std::int8_t* z, const std::int8_t* x, float a, const Offset* c,
+                                std::size_t n, Dither& dither, const std::int8_t* x_next, double* dot) {
+    std::int64_t d = 0;
+    const std::size_t sat = t.update_dot_i8(z, x, a, c, n, dither, x_next, &d);
+    *dot = static_cast<double>(d);
+    return sat;
   }
   static void accumulate(const KernelTable& t, float* g, float a, const std::int8_t* x, std::size_t n) {
     t.axpy_i8_f32(a, x, g, n);
@@ -100,6 +113,13 @@ struct ModelOps<std::int16_t> {
                             const Offset* c, std::size_t n, Dither& dither) {
     return t.update_i16(z, x, a, c, n, dither);
   }
+  static std::size_t update_dot(const KernelTable& t, std::int16_t* z, const std::int16_t* x, float a, const Offset* c,
+                                std::size_t n, Dither& dither, const std::int16_t* x_next, double* dot) {
+    std::int64_t d = 0;
+    const std::size_t sat = t.update_dot_i16(z, x, a, c, n, dither, x_next, &d);
+    *dot = static_cast<double>(d);
+    return sat;
+  }
   static void accumulate(const KernelTable& t, float* g, float a, const std::int16_t* x, std::size_t n) {
     t.axpy_i16_f32(a, x, g, n);
   }
@@ -121,7 +141,7 @@ class Trainer {
  public:
   Trainer(const KernelTable& t, const TrainData& data, const SolverConfig& cfg)
       : t_(t), data_(data), cfg_(cfg), n_(data.n), d_(data.d), K_(cfg.n_outputs),
-        x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_), g_(K_ * d_), gb_(K_),
+        x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_), dots_(K_), g_(K_ * d_), gb_(K_),
         stride_((2 + 2 * K_ + 3) / 4 * 4), rows_(n_ * stride_), dither_(seed(1)), sampler_(seed(2)),
         offset_rng_(seed(3)), offset_draws_(seed(4)) {
     for (std::size_t i = 0; i < n_; ++i) {
@@ -232,14 +252,16 @@ class Trainer {
     }
   }
 
+  // Margin of row i for class k from its model dot x_i . z_k.
+  double margin(std::size_t i, std::size_t k, double dot, bool with_base) {
+    double m = b_[k] + row_scale(i) * s_ * dot;
+    if (with_base) m += base(i, k);
+    return m;
+  }
+
   // Margins of row i at the current model into m_.
   void margins(std::size_t i, bool with_base) {
-    const double sx = row_scale(i);
-    for (std::size_t k = 0; k < K_; ++k) {
-      double m = b_[k] + sx * s_ * Ops::dot(t_, row(i), &z_[k * d_], d_);
-      if (with_base) m += base(i, k);
-      m_[k] = m;
-    }
+    for (std::size_t k = 0; k < K_; ++k) m_[k] = margin(i, k, Ops::dot(t_, row(i), &z_[k * d_], d_), with_base);
   }
 
   // One pass over the data at the anchor: the objective, the full gradient
@@ -382,24 +404,38 @@ class Trainer {
       ++drawn;
     };
     while (drawn < std::min(kLookahead, cfg_.epoch_length)) draw();
+    // A step's update also computes the next sample's model dots (update_dot),
+    // unless the periodic shrinkage changes z in between; then the next step
+    // takes its dots itself.
+    bool have_margins = false;
     for (std::size_t step = 0; step < cfg_.epoch_length; ++step) {
       const std::size_t i = ring[step % kLookahead];
       if (drawn < cfg_.epoch_length) draw();  // reuses step's slot, after reading it
-      margins(i, halp());
+      if (!have_margins) margins(i, halp());
       loss_and_derivative(cfg_.loss, m_.data(), target(i), K_, phi_.data());
       const double sx = row_scale(i);
+      const bool refresh = since_refresh + 1 == kRefreshPeriod;
+      have_margins = !refresh && step + 1 < cfg_.epoch_length;
+      const std::size_t j = ring[(step + 1) % kLookahead];  // the next sample, if any
       for (std::size_t k = 0; k < K_; ++k) {
         const double delta = vr ? phi_[k] - anchor_phi(i, k) : phi_[k];
         const auto a = static_cast<float>(step_ * delta * sx);
         const Offset* c = vr ? &c_[k * d_] : (Ops::kLowPrecision ? zero_.data() : nullptr);
-        saturated += Ops::update(t_, &z_[k * d_], row(i), a, c, d_, dither_);
+        if (have_margins)
+          saturated += Ops::update_dot(t_, &z_[k * d_], row(i), a, c, d_, dither_, row(j), &dots_[k]);
+        else
+          saturated += Ops::update(t_, &z_[k * d_], row(i), a, c, d_, dither_);
         if (cfg_.fit_intercept) b_[k] -= cfg_.eta * (delta + (vr ? gb_[k] * inv_n : 0.0));
       }
-      if (++since_refresh == kRefreshPeriod) {
-        shrink(since_refresh);
+      if (have_margins)
+        for (std::size_t k = 0; k < K_; ++k) m_[k] = margin(j, k, dots_[k], halp());
+      if (refresh) {
+        shrink(kRefreshPeriod);
         since_refresh = 0;
         if constexpr (std::is_same_v<T, std::int8_t>)
           if (vr) round_offsets();
+      } else {
+        ++since_refresh;
       }
     }
     shrink(since_refresh);  // the steps since the last refresh
@@ -417,7 +453,7 @@ class Trainer {
   const std::size_t n_, d_, K_;
   const T* x_;
   std::vector<T> z_;
-  std::vector<double> b_, m_, phi_;
+  std::vector<double> b_, m_, phi_, dots_;
   std::vector<float> g_;
   std::vector<double> gb_;
   // Per-row records (see record()), one allocation so that a random sample

@@ -80,6 +80,18 @@ inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block)
   /* The same on the int16 grid, with Q15 multiplier and offsets. */                               \
   std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,  \
                          std::size_t n, Dither& dither);                                           \
+  /* The solver's fused step: the update, then the next sample's dot with the new model, in one   \
+     pass over the model. Equal to update_*(z, x, a, c, n, dither) followed by                     \
+     *dot = dot_*(x_next, z, n); update_dot_f32 is update_f32 (axpy_f32 when c is null)            \
+     followed by dot_f32(x_next, w, n), returned. */                                               \
+  std::size_t update_dot_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c, \
+                            std::size_t n, Dither& dither, const std::int8_t* x_next,             \
+                            std::int64_t* dot);                                                    \
+  std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, float a,                     \
+                             const std::int32_t* c, std::size_t n, Dither& dither,                \
+                             const std::int16_t* x_next, std::int64_t* dot);                      \
+  float update_dot_f32(float* w, const float* x, float a, const float* c, std::size_t n,          \
+                       const float* x_next);                                                       \
   /* q = clamp(round(x / scale)); returns how many values were clipped to the grid. */           \
   std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,          \
                           Xorshift128p4& rng, std::int8_t* q);                                     \
@@ -118,6 +130,9 @@ struct KernelTable {
   decltype(&scalar::update_f32) update_f32;
   decltype(&scalar::update_i8) update_i8;
   decltype(&scalar::update_i16) update_i16;
+  decltype(&scalar::update_dot_i8) update_dot_i8;
+  decltype(&scalar::update_dot_i16) update_dot_i16;
+  decltype(&scalar::update_dot_f32) update_dot_f32;
   decltype(&scalar::quantize_i8) quantize_i8;
   decltype(&scalar::quantize_i16) quantize_i16;
   decltype(&scalar::dequantize_i8) dequantize_i8;
