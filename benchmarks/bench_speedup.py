@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from _common import pick, pyplot, report, save, script_main, table
 from lpcore import _core
-from lpcore._memory import copy_large
+from lpcore._memory import copy_large, padded_width
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
@@ -82,12 +82,14 @@ def make_data(n: int, d: int, seed: int = 0):
     X = rng.standard_normal((n, d), dtype=np.float32)
     w = rng.standard_normal(d).astype(np.float32)
     y = (X @ w).astype(np.float64) + rng.standard_normal(n)
-    # Every width in huge pages, as the estimators store it (lpcore/_memory.py).
-    data = {32: (copy_large(X), None)}
+    # Every width as the estimators store it (lpcore/_memory.py): in huge pages,
+    # rows zero-padded to whole vector blocks (d = 100 in cache: 104 float32,
+    # 112 int16 or 128 int8 columns; the out-of-cache widths need no padding).
+    data = {32: (copy_large(X, width=padded_width(d, 32)), None)}
     for bits, quantize, qmax in ((8, _core.quantize_i8, 127), (16, _core.quantize_i16, 32767)):
         scale = (np.abs(X).max(axis=1) / qmax).astype(np.float32)
         scale[scale == 0] = 1.0
-        data[bits] = (copy_large(quantize(X, scale, False, 0)[0]), scale)
+        data[bits] = (copy_large(quantize(X, scale, False, 0)[0], width=padded_width(d, bits)), scale)
     return data, y
 
 
@@ -135,7 +137,7 @@ def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progres
             for name, method, bits in RUNS:
                 samples[name] += time_epochs(data, y, method, bits, epochs, eta)
             if regime != "wide":  # SAG on 2^18 features x 1024 rows tells nothing new
-                sag.append(time_sag(data[32][0], y, 1 if regime == "narrow" else epochs))
+                sag.append(time_sag(data[32][0][:, :d], y, 1 if regime == "narrow" else epochs))
             report(progress, g * rounds + r + 1, len(sizes) * rounds, f"{regime}: round {r + 1}/{rounds}")
         del data
         rows = {}

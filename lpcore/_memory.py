@@ -37,8 +37,26 @@ def empty_large(shape, dtype) -> np.ndarray:
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
-def copy_large(a: np.ndarray, dtype=None) -> np.ndarray:
-    """A C-contiguous copy of a (cast to dtype), in huge pages when it is large."""
-    out = empty_large(a.shape, a.dtype if dtype is None else dtype)
-    np.copyto(out, a, casting="unsafe")
+# The solvers' vector blocks: 32 int8, 16 int16 or 8 float32 coordinates.
+BLOCK_COLUMNS = {8: 32, 16: 16, 32: 8}
+
+
+def padded_width(n_columns: int, bits: int) -> int:
+    """n_columns rounded up to a whole number of the solvers' vector blocks."""
+    block = BLOCK_COLUMNS[bits]
+    return -(-n_columns // block) * block
+
+
+def copy_large(a: np.ndarray, dtype=None, width: int | None = None) -> np.ndarray:
+    """A C-contiguous copy of a (cast to dtype), in huge pages when it is large.
+
+    With ``width``, a 2-D ``a`` gets zero columns appended up to that width.
+    """
+    shape = a.shape if width is None else (a.shape[0], width)
+    out = empty_large(shape, a.dtype if dtype is None else dtype)
+    if width is None:
+        np.copyto(out, a, casting="unsafe")
+    else:
+        np.copyto(out[:, : a.shape[1]], a, casting="unsafe")
+        out[:, a.shape[1]:] = 0
     return out

@@ -53,7 +53,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._backend import check_backend
-from ._memory import copy_large
+from ._memory import copy_large, padded_width
 from ._validation import GRID_MAX, seed_from
 from .float_formats import FORMATS, ROUNDINGS, check_format, check_rounding
 
@@ -167,24 +167,32 @@ class _LowPrecisionLinear(BaseEstimator):
 
     # ---- data -----------------------------------------------------------------
 
-    def _training_data(self, X):
-        """X at the model's width: float32, or int8/int16 with per-row scales."""
+    def _training_data(self, X, pad=True):
+        """X at the model's width: float32, or int8/int16 with per-row scales.
+
+        With ``pad``, zero columns fill each row up to a whole number of the
+        solvers' vector blocks (``padded_width``): the kernels then never run a
+        partial block. A zero column's coefficient stays exactly zero in every
+        solver (its gradient, offset and penalty are all zero), so padding
+        changes no real coefficient; ``_fit`` drops the padding afterwards.
+        """
+        width = padded_width(X.shape[1], self.bits) if pad else None
         with np.errstate(over="ignore"):
             X32 = np.ascontiguousarray(X, dtype=np.float32)
         if not np.isfinite(X32).all():
             raise ValueError("X has values beyond the float32 range (|x| > 3.4e38); rescale it first")
         if self.bits == 32:
             self.data_rounding_error_ = 0.0
-            return copy_large(X32), None
+            return copy_large(X32, width=width), None
         qmax = GRID_MAX[self.bits]
         row_scale = (np.abs(X32).max(axis=1) / np.float32(qmax)).astype(np.float32)
         row_scale[row_scale == 0] = 1.0  # an all-zero row quantizes to zeros at any scale
         quantize = _core.quantize_i8 if self.bits == 8 else _core.quantize_i16
-        Xq = copy_large(quantize(X32, row_scale, False, 0)[0])
+        Xq = quantize(X32, row_scale, False, 0)[0]
         deq = Xq.astype(np.float64) * row_scale[:, None]
         norm = float(np.linalg.norm(X32.astype(np.float64)))
         self.data_rounding_error_ = float(np.linalg.norm(X32 - deq)) / norm if norm > 0 else 0.0
-        return Xq, row_scale
+        return copy_large(Xq, width=width), row_scale
 
     @staticmethod
     def _row_sq_norms(Xt, row_scale):
@@ -238,8 +246,10 @@ class _LowPrecisionLinear(BaseEstimator):
 
     def _fit(self, X, y_encoded, loss, n_outputs):
         self._check_grad_params()
-        Xt, row_scale = self._training_data(X)
-        n_samples, n_features = Xt.shape
+        # The float-gradient statistics count every coordinate: no padding there.
+        Xt, row_scale = self._training_data(X, pad=self.grad_format is None)
+        n_samples, n_features = X.shape
+        width = Xt.shape[1]
         L = _smoothness(self._row_sq_norms(Xt, row_scale), loss, self.alpha, self.fit_intercept)
         # 1/(2 L) with L the *mean* per-sample smoothness: the max would let a
         # single outlier row (a rare pixel after standardization, say) shrink
@@ -248,10 +258,10 @@ class _LowPrecisionLinear(BaseEstimator):
         self.eta_ = eta
         epoch_length = 2 * n_samples if self.epoch_length is None else int(self.epoch_length)
 
-        coef0 = np.zeros((n_outputs, n_features), dtype=np.float32)
+        coef0 = np.zeros((n_outputs, width), dtype=np.float32)
         intercept0 = np.zeros(n_outputs, dtype=np.float64)
-        if self.warm_start and hasattr(self, "_coef") and self._coef.shape == coef0.shape:
-            coef0[:] = self._coef
+        if self.warm_start and hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features):
+            coef0[:, :n_features] = self._coef
             intercept0[:] = self._intercept
 
         delta = 1.0
@@ -275,10 +285,12 @@ class _LowPrecisionLinear(BaseEstimator):
                 f"the step size is too large for this data: pass a smaller eta (for example "
                 f"eta={eta / 10:.3g}) or eta='auto', or standardize X"
             )
-        self._coef = result["coef"]
+        self._coef = np.ascontiguousarray(result["coef"][:, :n_features])
         self._intercept = result["intercept"] if self.fit_intercept else np.zeros(n_outputs)
         self.n_iter_ = int(result["n_iter"])
         self.history_ = {key: np.asarray(v) for key, v in result["history"].items()}
+        # The solver counts saturation over every coordinate; padding never saturates.
+        self.history_["saturated"] = self.history_["saturated"] * (width / n_features)
         self.initial_objective_ = float(result["initial_objective"])
         self.scale_ = float(result["scale"]) if self.bits != 32 else None
         self._warn_about(result)

@@ -5,7 +5,7 @@ import mmap
 import numpy as np
 import pytest
 
-from lpcore._memory import HUGE_PAGE, MIN_LARGE_BYTES, copy_large, empty_large
+from lpcore._memory import HUGE_PAGE, MIN_LARGE_BYTES, copy_large, empty_large, padded_width
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.float32])
@@ -31,3 +31,12 @@ def test_copy_large_casts_and_copies():
     assert out.dtype == np.float32 and np.array_equal(out, src)
     src[0, 0] = 100
     assert out[0, 0] == -6
+
+
+def test_copy_large_pads_columns_with_zeros():
+    src = np.arange(1, 13, dtype=np.int8).reshape(3, 4)
+    out = copy_large(src, width=padded_width(4, 8))
+    assert out.shape == (3, 32) and out.flags.c_contiguous
+    assert np.array_equal(out[:, :4], src) and not out[:, 4:].any()
+    assert [padded_width(d, bits) for d, bits in ((0, 8), (1, 8), (32, 8), (33, 8), (100, 16), (100, 32))] == \
+        [0, 32, 32, 64, 112, 104]
