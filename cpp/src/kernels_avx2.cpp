@@ -19,6 +19,10 @@
 namespace lpcore::avx2 {
 namespace {
 
+// The update drivers' block and tail helpers are inlined: a call costs a
+// vzeroupper and a stack frame per update, which shows at d = 100.
+#define LPCORE_INLINE inline __attribute__((always_inline))
+
 LPCORE_AVX2 inline __m256i load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 LPCORE_AVX2 inline void store(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
 
@@ -207,7 +211,7 @@ namespace {
 // sample's row xn (as dot_i8_step does) and summed into the int32 lanes of
 // *dot: at most 4 * 127 * 128 per lane and block, so a chunk cannot overflow.
 template <bool kNegative, bool kDot = false>
-LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
+LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
                                          std::size_t blocks, const std::uint8_t* r, std::int32_t abs_A,
                                          const std::int8_t* xn = nullptr, __m256i* dot = nullptr) {
   const __m256i k_even = _mm256_set1_epi16(static_cast<short>(abs_A));
@@ -268,7 +272,7 @@ LPCORE_AVX2 std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, c
 // dot_i16 does it: vpmaddwd pair sums, split into their low 16 bits (*lo) and
 // high 16 bits (*hi); a chunk of 4096 coordinates cannot overflow either.
 template <bool kDot = false>
-LPCORE_AVX2 std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
+LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
                                           std::size_t blocks, const std::uint8_t* r, std::int32_t A,
                                           const std::int16_t* xn = nullptr, __m256i* lo_sum = nullptr,
                                           __m256i* hi_sum = nullptr) {
@@ -309,7 +313,7 @@ LPCORE_AVX2 std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x
 // never counts as saturated: L = r, in [0, 2^F), whose high part is 0; its
 // next-row copy is 0 too, so it adds nothing to the dot.
 template <bool kNegative, bool kDot>
-LPCORE_AVX2 std::size_t update_tail_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
+LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
                                        std::size_t m, const std::uint8_t* r, std::int32_t abs_A,
                                        const std::int8_t* xn, __m256i* dot) {
   alignas(32) std::int8_t zt[32] = {}, xt[32] = {}, xnt[32] = {};
@@ -324,7 +328,7 @@ LPCORE_AVX2 std::size_t update_tail_i8(std::int8_t* z, const std::int8_t* x, con
 }
 
 template <bool kDot>
-LPCORE_AVX2 std::size_t update_tail_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
+LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
                                         std::size_t m, const std::uint8_t* r, std::int32_t A,
                                         const std::int16_t* xn, __m256i* lo_sum, __m256i* hi_sum) {
   alignas(32) std::int16_t zt[16] = {}, xt[16] = {}, xnt[16] = {};
