@@ -40,6 +40,16 @@ LPCORE_AVX2 inline std::int64_t hsum_i32(__m256i v) {
   return lanes[0] + lanes[1] + lanes[2] + lanes[3];
 }
 
+// Sum of eight int32 lanes when the total fits in int32 (lane sums may wrap
+// on the way: modulo 2^32 the result is still exact). No store and reload,
+// so it is the cheap reduction for the solver's per-step dots.
+LPCORE_AVX2 inline std::int32_t hsum_i32_small(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
+
 LPCORE_AVX2 inline std::uint64_t hsum_u64(__m256i v) {
   alignas(32) std::uint64_t lanes[4];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), v);
@@ -77,14 +87,16 @@ LPCORE_AVX2 std::int64_t dot_i8(const std::int8_t* a, const std::int8_t* b, std:
     }
     total += hsum_i32(acc0) + hsum_i32(acc1) + hsum_i32(acc2) + hsum_i32(acc3);
   }
-  for (; i + 32 <= n; i += 32) total += hsum_i32(dot_i8_step(a + i, b + i));
+  // At most three blocks and a tail remain: |total| < 4 * 32 * 128 * 128, one reduction.
+  __m256i rest = _mm256_setzero_si256();
+  for (; i + 32 <= n; i += 32) rest = _mm256_add_epi32(rest, dot_i8_step(a + i, b + i));
   if (i < n) {  // the tail as one block of zero-padded copies (0 * 0 adds nothing)
     alignas(32) std::int8_t at[32] = {}, bt[32] = {};
     std::memcpy(at, a + i, n - i);
     std::memcpy(bt, b + i, n - i);
-    total += hsum_i32(dot_i8_step(at, bt));
+    rest = _mm256_add_epi32(rest, dot_i8_step(at, bt));
   }
-  return total;
+  return total + hsum_i32_small(rest);
 }
 
 LPCORE_AVX2 std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n) {
@@ -303,7 +315,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
       *hi_sum = _mm256_add_epi32(*hi_sum, _mm256_srai_epi32(pairs, 16));
     }
   }
-  return static_cast<std::size_t>(hsum_i32(count));
+  return static_cast<std::size_t>(hsum_i32_small(count));  // at most one chunk: <= 4096
 }
 
 // The last m < 32 (int8) or m < 16 (int16) coordinates of a fast-path update,
@@ -369,7 +381,7 @@ LPCORE_AVX2 std::size_t update_driver_i8(std::int8_t* z, const std::int8_t* x, f
         sat += A < 0 ? update_tail_i8<true, kDot>(z + k, x + k, c + k, m - done, r + done, abs_A, xk, &acc)
                      : update_tail_i8<false, kDot>(z + k, x + k, c + k, m - done, r + done, abs_A, xk, &acc);
       }
-      if constexpr (kDot) total += hsum_i32(acc);
+      if constexpr (kDot) total += hsum_i32_small(acc);  // |chunk dot| <= 4096 * 128 * 127
     } else {
       sat += spec::update_chunk_i8(z, x, A, c, n, c0, 0, m, r);
       if constexpr (kDot) total += dot_i8(xc, z + c0, m);
@@ -401,7 +413,8 @@ LPCORE_AVX2 std::size_t update_driver_i16(std::int16_t* z, const std::int16_t* x
         sat += update_tail_i16<kDot>(z + k, x + k, c + k, m - done, r + 2 * done, A32,
                                      kDot ? xc + done : nullptr, &lo, &hi);
       }
-      if constexpr (kDot) total += hsum_i32(lo) + 65536 * hsum_i32(hi);
+      if constexpr (kDot)  // a chunk's lo sum < 2^28, |hi sum| <= 2^27
+        total += hsum_i32_small(lo) + 65536 * std::int64_t{hsum_i32_small(hi)};
     } else {
       sat += spec::update_chunk_i16(z, x, A, c, n, c0, 0, m, r);
       if constexpr (kDot) total += dot_i16(xc, z + c0, m);
