@@ -15,7 +15,9 @@ Runs are interleaved round by round and each figure is the median over all
 rounds and epochs.
 
 The bandwidth bound of an epoch is the bytes it must move divided by the
-streaming-read bandwidth measured in this run (see epoch_bytes). scikit-learn's
+streaming-read bandwidth measured in this run (see epoch_bytes). Out of cache a
+second floor is reported next to it: the same epoch with its T sampled rows
+read at random, at the rate measured for random rows (see gather_seconds). scikit-learn's
 SAG (Ridge, solver="sag") runs on the same float32 data as a reference point.
 
 The sizes differ only in rounds and epochs: the default size runs 2 rounds of
@@ -93,6 +95,25 @@ def make_data(n: int, d: int, seed: int = 0):
     return data, y
 
 
+def gather_seconds(n: int, d: int) -> dict:
+    """Seconds per row of reading random rows at each width, as the solver samples them.
+
+    The rows are drawn uniformly with replacement from n rows in 2 MiB pages and
+    prefetched 16 draws ahead (lpcore._core.time_gather): the data-movement floor
+    of an out-of-cache inner step, which the streaming bound does not see.
+    """
+    rows = min(2 * n, 1 << 19)
+    return {bits: _core.time_gather(n, d * bits // 8, rows, 16, 3) for bits in (8, 16, 32)}
+
+
+def random_access_bound(method: str, bits: int, n: int, d: int, T: int, row_seconds: float,
+                        bandwidth: float) -> float:
+    """An epoch's floor with random access: T random rows at the measured gather
+    rate, plus the full-gradient pass (SVRG / HALP) streamed."""
+    full_pass = n * d * (bits // 8) / bandwidth if method != "sgd" else 0.0
+    return T * row_seconds + full_pass
+
+
 def streaming_bandwidth(n_bytes: int, reps: int = 5) -> float:
     """Bytes/s of the streaming-read kernel over an out-of-cache buffer (median)."""
     times = _core.time_kernel("stream", n_bytes, reps, 1)
@@ -140,6 +161,7 @@ def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progres
                 sag.append(time_sag(data[32][0][:, :d], y, 1 if regime == "narrow" else epochs))
             report(progress, g * rounds + r + 1, len(sizes) * rounds, f"{regime}: round {r + 1}/{rounds}")
         del data
+        gather = {} if regime == "in_cache" else gather_seconds(n, d)
         rows = {}
         base = statistics.median(samples["svrg32"])
         for name, method, bits in RUNS:
@@ -147,8 +169,12 @@ def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progres
             bound = epoch_bytes(method, bits, n, d, 2 * n) / bandwidth
             rows[name] = {"seconds": sec, "speedup_vs_svrg32": base / sec, "bound_seconds": bound,
                           "fraction_of_bound": bound / sec}
+            if gather:
+                g_bound = random_access_bound(method, bits, n, d, 2 * n, gather[bits], bandwidth)
+                rows[name].update(gather_bound_seconds=g_bound, fraction_of_gather_bound=g_bound / sec)
         results[regime] = {"n": n, "d": d, "epochs": epochs, "rows": rows,
-                           "sag_seconds": statistics.median(sag) if sag else None}
+                           "sag_seconds": statistics.median(sag) if sag else None,
+                           "gather_seconds_per_row": {str(b): t for b, t in gather.items()}}
     res = {"size": size, "rounds": rounds, "bandwidth_bytes_per_s": bandwidth, "results": results,
            "targets": targets(results)}
     res["figures"] = [plot(res, Path(out_dir))]
@@ -185,14 +211,23 @@ def format_table(res: dict) -> str:
     parts = []
     for regime, r in res["results"].items():
         rows = [[name, 1e3 * row["seconds"], row["speedup_vs_svrg32"], 1e3 * row["bound_seconds"],
-                 row["fraction_of_bound"]] for name, row in r["rows"].items()]
+                 row["fraction_of_bound"], _ms(row.get("gather_bound_seconds")),
+                 row.get("fraction_of_gather_bound")] for name, row in r["rows"].items()]
         if r["sag_seconds"] is not None:
             rows.append(["sklearn SAG (n steps)", 1e3 * r["sag_seconds"],
-                         r["rows"]["svrg32"]["seconds"] / r["sag_seconds"], None, None])
+                         r["rows"]["svrg32"]["seconds"] / r["sag_seconds"], None, None, None, None])
         parts.append(f"### {regime}: n = {r['n']}, d = {r['d']}\n\n" + table(
-            ["solver", "epoch (ms)", "speedup vs svrg32", "bandwidth bound (ms)", "fraction of bound"], rows))
+            ["solver", "epoch (ms)", "speedup vs svrg32", "bandwidth bound (ms)", "fraction of bound",
+             "random-access bound (ms)", "fraction of it"], rows))
+        if r["gather_seconds_per_row"]:
+            parts.append("Random row read (prefetched 16 ahead), per row: " + ", ".join(
+                f"{bits}-bit {1e9 * t:.0f} ns" for bits, t in r["gather_seconds_per_row"].items()))
     parts.append(f"Streaming-read bandwidth: {res['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s")
     return "\n\n".join(parts)
+
+
+def _ms(seconds):
+    return None if seconds is None else 1e3 * seconds
 
 
 def format_targets(targets_: list[dict]) -> str:
@@ -207,7 +242,10 @@ def summary(res: dict) -> str:
         f"Median over {res['rounds']} interleaved round(s). An epoch of SVRG / HALP is its full-gradient pass "
         "plus T = 2n steps, of SGD its T steps. The bound is the bytes an epoch must read at the "
         "streaming-read bandwidth measured in this run; in cache it is no bound at all (the data come "
-        "from cache), so its fraction there can exceed 1.",
+        "from cache), so its fraction there can exceed 1. Out of cache, the random-access bound replaces "
+        "the T sampled rows' streaming time with T random row reads at the rate measured in this run "
+        "(rows drawn and prefetched as the solver does): the floor a step that reads a random row "
+        "cannot beat.",
         format_table(res),
         format_targets(res["targets"]),
     ])

@@ -125,3 +125,14 @@ def test_bad_options_are_rejected(argv):
     with pytest.raises(SystemExit) as e:
         load_runner().parse_args(argv)
     assert e.value.code == 2
+
+
+def test_time_gather_times_random_rows_and_checks_sizes():
+    from lpcore import _core
+
+    t = _core.time_gather(1000, 100, 2000, 16, 3)
+    assert 0 < t < 1e-3
+    for bad in ((0, 100, 10, 16, 1), (10, 0, 10, 16, 1), (10, 100, 0, 16, 1), (10, 100, 10, 0, 1),
+                (10, 100, 10, 16, 0), (1 << 30, 1 << 20, 10, 16, 1)):
+        with pytest.raises(ValueError, match="time_gather"):
+            _core.time_gather(*bad)

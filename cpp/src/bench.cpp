@@ -1,5 +1,6 @@
 #include "lpcore/bench.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -8,7 +9,9 @@
 #include <memory>
 #include <stdexcept>
 
+#include "losses.hpp"
 #include "lpcore/dither.hpp"
+#include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"
 
 namespace lpcore {
@@ -131,6 +134,39 @@ std::vector<double> time_kernel(const KernelTable& k, const std::string& kernel,
     seconds.push_back(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(inner));
   }
   return seconds;
+}
+
+double time_gather(const KernelTable& k, std::size_t n_rows, std::size_t row_bytes, std::size_t rows,
+                   std::size_t lookahead, std::size_t reps) {
+  if (n_rows == 0 || row_bytes == 0 || rows == 0 || lookahead == 0 || reps == 0)
+    throw std::invalid_argument("time_gather: every size must be positive");
+  if (row_bytes > (std::size_t{1} << 40) / n_rows) throw std::invalid_argument("time_gather: buffer too large");
+  const std::size_t blocks = (n_rows * row_bytes + 31) / 32;
+  LargeArray<std::uint8_t> data(32 * blocks);
+  Xorshift128p4 fill(0x6A7E);
+  k.fill_random(fill, data.data(), blocks);  // touches every page before timing
+  std::vector<std::size_t> ring(lookahead);
+  Xorshift128p sampler(0x5A3B);
+  const auto prefetch_row = [&](std::size_t i) {
+    const std::uint8_t* p = data.data() + i * row_bytes;
+    for (std::size_t off = 0; off < std::min<std::size_t>(row_bytes, 4096); off += 64) prefetch_line(p + off);
+  };
+  std::vector<double> seconds;
+  for (std::size_t r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::uint64_t sum = 0;
+    for (std::size_t s = 0; s < lookahead; ++s) prefetch_row(ring[s] = losses::uniform_index(sampler, n_rows));
+    for (std::size_t s = 0; s < rows; ++s) {
+      const std::size_t i = ring[s % lookahead];
+      prefetch_row(ring[s % lookahead] = losses::uniform_index(sampler, n_rows));
+      sum += k.stream_sum(data.data() + i * row_bytes, row_bytes);
+    }
+    g_sink = static_cast<double>(sum);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                      static_cast<double>(rows));
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return seconds[seconds.size() / 2];
 }
 
 }  // namespace lpcore

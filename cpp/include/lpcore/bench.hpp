@@ -23,4 +23,12 @@ std::vector<double> time_kernel(const KernelTable& kernels, const std::string& k
 // writes, the way a streaming model counts them).
 std::size_t kernel_bytes(const std::string& kernel, std::size_t n);
 
+// The data-movement floor of an out-of-cache inner step: seconds per row of
+// reading `rows` rows of `row_bytes` bytes drawn uniformly at random (with
+// replacement) from `n_rows` rows in 2 MiB pages, each row prefetched
+// `lookahead` draws ahead, as the solver samples and prefetches them. Median
+// over `reps` repetitions.
+double time_gather(const KernelTable& kernels, std::size_t n_rows, std::size_t row_bytes, std::size_t rows,
+                   std::size_t lookahead, std::size_t reps);
+
 }  // namespace lpcore
