@@ -14,6 +14,7 @@
 #include "kernel_spec.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/kernels.hpp"
+#include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"
 
 namespace lpcore::avx2 {
@@ -29,7 +30,9 @@ LPCORE_AVX2 inline void store(void* p, __m256i v) { _mm256_storeu_si256(static_c
 // Software prefetch distance for streaming loops: out of cache it keeps more
 // lines in flight than the hardware prefetcher alone (never faults).
 constexpr std::size_t kPrefetchBytes = 1024;
-LPCORE_AVX2 inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+// prefetch_line is an asm statement: GCC drops __builtin_prefetch from these
+// loops once the block helpers are inlined into the update drivers.
+LPCORE_AVX2 inline void prefetch(const void* p) { prefetch_line(p); }
 
 // Sum of eight int32 lanes, widened so that it cannot overflow.
 LPCORE_AVX2 inline std::int64_t hsum_i32(__m256i v) {
