@@ -64,7 +64,9 @@ def test_regressor_fits(solver, bits):
     assert model.score(X, y) > 0.99
     assert model.coef_.shape == (8,) and isinstance(model.intercept_, float)
     assert model.n_iter_ == len(model.history_["objective"]) >= 1
-    assert set(model.history_) == {"objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale"}
+    assert set(model.history_) == {"objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale", "mu"}
+    has_mu = solver == "halp" and bits != 32
+    assert np.isnan(model.history_["mu"]).all() != has_mu
     assert (model.data_rounding_error_ == 0) == (bits == 32)
     assert (model.scale_ is None) == (bits == 32)
 
