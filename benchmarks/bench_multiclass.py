@@ -9,7 +9,7 @@ LogisticRegression(C = 1 / (alpha n)) solved to tol 1e-12: the same
 objective, mean cross-entropy + alpha/2 ||W||^2 with the intercept unpenalized.
 
 fp32 SVRG, LP-SVRG-8 and HALP-8 run with lpcore's defaults (eta="auto",
-mu=0.1, delta="auto", T = 2n) and alpha = 1e-3. Reported: the relative
+mu="auto", delta="auto", T = 2n) and alpha = 1e-3. Reported: the relative
 suboptimality (f - f*) / f* against epochs and against cumulative solver
 seconds, and the accuracy on the test split (unrounded standardized data).
 

@@ -67,6 +67,13 @@ def quantize_float(
     x: npt.NDArray[np.float32], format: int, rounding: int, overflow: int, seed: int, backend: str | None = None,
 ) -> tuple[npt.NDArray[np.float32], int]: ...
 def float_formats() -> list[dict[str, object]]: ...
+def fit(
+    X: npt.NDArray[np.float32] | npt.NDArray[np.int8] | npt.NDArray[np.int16],
+    row_scale: npt.NDArray[np.float32] | None, y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
+    intercept0: npt.NDArray[np.float64], method: str, loss: str, eta: float, alpha: float, mu: float, delta: float,
+    epoch_length: int, max_iter: int, tol: float, fit_intercept: bool, seed: int, verbose: int,
+    adapt_mu: bool = False, n_features: int = 0, backend: str | None = None,
+) -> dict[str, object]: ...
 def fit_float_grad(
     X: npt.NDArray[np.float32], y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
     intercept0: npt.NDArray[np.float64], method: str, loss: str, eta: float, alpha: float, epoch_length: int,

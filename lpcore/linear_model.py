@@ -17,8 +17,10 @@ than two classes) minimize
   around a float centre ``w~``. Every outer epoch re-centres (``w~ += z``),
   takes the full gradient ``g~`` and re-scales the grid to
   ``||g~|| / (mu * (2**(bits-1) - 1))``, so the grid shrinks with the
-  gradient and the model converges past the resolution of a fixed grid. At
-  32 bits HALP is plain SVRG.
+  gradient and the model converges past the resolution of a fixed grid. By
+  default (``mu="auto"``) mu itself is adapted every epoch, from the
+  saturation and the growth the previous epoch showed. At 32 bits HALP is
+  plain SVRG.
 
 At 8/16 bits the data are stored at the same width with one scale per row,
 rounded once (to nearest) at fit time; ``data_rounding_error_`` records how
@@ -79,6 +81,17 @@ SHRINKAGE_Q_FLOOR = 0.1
 _GRAD_SCALING_CODES = {"none": 0, "fixed": 1, "dynamic": 2}
 
 
+# mu="auto": HALP's starting mu; the solver then halves it after an epoch
+# with more than 0.1% saturated updates and quadruples it after one in which
+# the gradient norm and the objective both grew (cpp/include/lpcore/solver.hpp).
+# Chosen on a sweep of 15 problems, 3 seeds each (README, "Choosing mu"): of
+# the starts 0.3, 1, 3 and 10, 3 needed the fewest epochs and reached tol in
+# the most runs. Starting high is cheap (saturation is an unambiguous signal,
+# and each halving costs one epoch), while a grid too coarse or too fine that
+# neither diverges nor saturates gives the rule no signal at all: starts of
+# 0.3 and 10 left make_regression(1000, 500) unconverged.
+MU_START = 3.0
+
 # A HALP fit whose full-gradient norm ends this many times above its start
 # was driven by rounding noise (the objectives are convex and SVRG contracts).
 DIVERGENCE_GROWTH = 100.0
@@ -106,7 +119,7 @@ class _LowPrecisionLinear(BaseEstimator):
         "bits": [Options(Integral, {8, 16, 32})],
         "eta": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "mu": [Interval(Real, 0, None, closed="neither")],
+        "mu": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "delta": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "epoch_length": [Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -128,7 +141,7 @@ class _LowPrecisionLinear(BaseEstimator):
         bits=8,
         eta="auto",
         alpha=1e-4,
-        mu=0.1,
+        mu="auto",
         delta="auto",
         epoch_length=None,
         max_iter=50,
@@ -260,13 +273,21 @@ class _LowPrecisionLinear(BaseEstimator):
 
         coef0 = np.zeros((n_outputs, width), dtype=np.float32)
         intercept0 = np.zeros(n_outputs, dtype=np.float64)
-        if self.warm_start and hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features):
+        warm = self.warm_start and hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features)
+        if warm:
             coef0[:, :n_features] = self._coef
             intercept0[:] = self._intercept
 
         delta = 1.0
         if self.bits != 32 and self.solver != "halp":
             delta = self._auto_delta(Xt, row_scale, y_encoded, loss, coef0, intercept0) if self.delta == "auto" else float(self.delta)
+        adapt_mu = isinstance(self.mu, str)
+        if not adapt_mu:
+            mu = float(self.mu)
+        elif warm and getattr(self, "mu_", None) is not None:
+            mu = self.mu_  # carry on from the mu the previous fit adapted to
+        else:
+            mu = MU_START
         seed = seed_from(self.random_state)
         if self.grad_format is not None:
             result = self._fit_float_grad(Xt, y_encoded, coef0, intercept0, loss, eta, epoch_length, seed)
@@ -274,10 +295,11 @@ class _LowPrecisionLinear(BaseEstimator):
             self.shrinkage_ = None
             result = _core.fit(
                 Xt, row_scale, y_encoded, coef0, intercept0,
-                method=self.solver, loss=loss, eta=eta, alpha=float(self.alpha), mu=float(self.mu),
+                method=self.solver, loss=loss, eta=eta, alpha=float(self.alpha), mu=mu,
                 delta=float(delta), epoch_length=epoch_length, max_iter=int(self.max_iter),
                 tol=float(self.tol), fit_intercept=bool(self.fit_intercept), seed=seed,
-                verbose=int(self.verbose), backend=check_backend(None),
+                verbose=int(self.verbose), adapt_mu=adapt_mu, n_features=n_features,
+                backend=check_backend(None),
             )
         if result["diverged"]:
             raise DivergenceError(
@@ -289,11 +311,10 @@ class _LowPrecisionLinear(BaseEstimator):
         self._intercept = result["intercept"] if self.fit_intercept else np.zeros(n_outputs)
         self.n_iter_ = int(result["n_iter"])
         self.history_ = {key: np.asarray(v) for key, v in result["history"].items()}
-        # The solver counts saturation over every coordinate; padding never saturates.
-        self.history_["saturated"] = self.history_["saturated"] * (width / n_features)
         self.initial_objective_ = float(result["initial_objective"])
         self.scale_ = float(result["scale"]) if self.bits != 32 else None
-        self._warn_about(result)
+        self.mu_ = float(result["mu"]) if math.isfinite(result["mu"]) else None
+        self._warn_about(result, epoch_length)
         return self
 
     def _auto_delta(self, Xt, row_scale, y_encoded, loss, coef0, intercept0):
@@ -320,28 +341,77 @@ class _LowPrecisionLinear(BaseEstimator):
         radius = 2.0 * float(np.abs(coef0 - step).max())
         return radius / GRID_MAX[self.bits] if radius > 0 and math.isfinite(radius) else 1.0
 
-    def _warn_about(self, result):
-        sat = self.history_["saturated"]
-        if self.bits != 32 and sat.size and np.mean(sat > SATURATION_LIMIT) >= 0.5:
-            hint = (
-                "a smaller mu (HALP's grid spans ||g~||/mu)"
-                if self.solver == "halp"
-                else "a larger delta (the grid spans 127*delta at 8 bits)"
+    def _mu_range(self):
+        """The range HALP's adaptive mu went through, as text."""
+        mus = self.history_["mu"]
+        return f"mu ranged over [{mus.min():.3g}, {mus.max():.3g}] and ended at {float(mus[-1]):.3g}"
+
+    def _warn_about(self, result, epoch_length):
+        saturated = self.history_["saturated"] > SATURATION_LIMIT
+        halp = self.solver == "halp" and self.bits != 32
+        adaptive = halp and isinstance(self.mu, str)
+        search = 0
+        if adaptive:
+            # The first epochs saturate while mu='auto' lowers mu from its start:
+            # that is the search, not a symptom.
+            while search < saturated.size and saturated[search]:
+                search += 1
+        if self.bits != 32 and saturated.size and search == saturated.size:
+            floor = 1.0 / (self.eta_ * max(epoch_length, 1))  # the solver's bound on mu
+            if float(self.history_["mu"][-1]) <= floor * (1 + 1e-9):
+                advice = (
+                    f"although mu='auto' lowered mu to its floor 1/(eta T) = {floor:.3g}: the {self.bits}-bit "
+                    f"grid is too narrow for this model; try bits=16, or standardize X"
+                )
+            else:
+                advice = (
+                    f"while mu='auto' was still halving mu from its start ({self._mu_range()}): the fit ended "
+                    f"before the {self.bits}-bit grid was wide enough; increase max_iter, or pass a smaller mu"
+                )
+            warnings.warn(
+                f"every epoch saturated (more than {100 * SATURATION_LIMIT:g}% of the coordinate updates) {advice}",
+                SaturationWarning,
+                stacklevel=3,
             )
+        elif self.bits != 32 and saturated.size and np.mean(saturated[search:]) >= 0.5:
+            if adaptive:
+                advice = (
+                    f"the {self.bits}-bit grid stayed too narrow although mu='auto' halves mu after every "
+                    f"such epoch ({self._mu_range()}); where mu also rose, the gradient grew at the coarser "
+                    f"grid, a sign of a step size too large for this data: try bits=16, a smaller eta than "
+                    f"{self.eta_:.3g}, or standardize X"
+                )
+            else:
+                hint = (
+                    "a smaller mu (HALP's grid spans ||g~||/mu)"
+                    if halp
+                    else "a larger delta (the grid spans 127*delta at 8 bits)"
+                )
+                advice = f"the {self.bits}-bit grid is too narrow for this model; try {hint}, or bits=16"
+            sat = self.history_["saturated"][search:]
             warnings.warn(
                 f"{100 * float(np.median(sat)):.1f}% of the coordinate updates saturated in a typical "
-                f"epoch (more than {100 * SATURATION_LIMIT:g}% in at least half of the epochs): the "
-                f"{self.bits}-bit grid is too narrow for this model; try {hint}, or bits=16",
+                f"epoch (more than {100 * SATURATION_LIMIT:g}% in at least half of the epochs"
+                f"{' after the first ' + str(search) if search else ''}): {advice}",
                 SaturationWarning,
                 stacklevel=3,
             )
         grad, start = self.history_["grad_norm"], float(result["initial_grad_norm"])
-        if self.solver == "halp" and self.bits != 32 and grad.size and start > 0 \
-                and float(grad[-1]) > DIVERGENCE_GROWTH * start:
+        if halp and grad.size and start > 0 and float(grad[-1]) > DIVERGENCE_GROWTH * start:
+            if adaptive:
+                advice = (
+                    f"mu='auto' quadruples mu (a finer grid, less rounding noise) after every unsaturated "
+                    f"epoch in which the gradient norm and the objective grew, and halves it after a "
+                    f"saturated one ({self._mu_range()}); as no grid helped, the step size is likely too "
+                    f"large for this data: pass a smaller eta than {self.eta_:.3g}, or standardize X"
+                )
+            else:
+                advice = (
+                    f"the grid was too coarse for this data (it spans ||g~||/mu, and its rounding noise grows "
+                    f"with it): pass a larger mu than {self.mu:g} or mu='auto', or standardize X"
+                )
             warnings.warn(
-                f"HALP diverged: the full-gradient norm grew from {start:.3g} to {float(grad[-1]):.3g}; the "
-                f"grid was too coarse for this data (it spans ||g~||/mu, and its rounding noise grows "
-                f"with it): pass a larger mu than {self.mu:g}, or standardize X",
+                f"HALP diverged: the full-gradient norm grew from {start:.3g} to {float(grad[-1]):.3g}; {advice}",
                 ConvergenceWarning,
                 stacklevel=3,
             )
@@ -378,16 +448,29 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         squared, 1/4 for logistic and 1/2 for multinomial loss.
     alpha : float, default=1e-4
         L2 penalty.
-    mu : float, default=0.1
+    mu : float or "auto", default="auto"
         HALP's strong-convexity guess: each epoch's grid spans ``||g~|| / mu``
         around the centre. A larger mu gives a finer grid (less rounding
-        noise) and more saturation; a smaller one a coarser, wider grid. 0.1
-        suits standardized features (on standardized digits, 0.03 is noisier
-        and 0.3 already saturates; see the README). Too small a mu makes the
-        rounding noise outgrow the steps: on ``make_regression(10000, 100)``
-        mu=0.1 diverges while mu=1 to 3 converge. Persistent saturation gives
-        a SaturationWarning (lower mu); a gradient norm that grows 100-fold
-        a ConvergenceWarning that asks for a larger mu.
+        noise) and more saturation; a smaller one a coarser, wider grid. No
+        fixed value suits all data: too small a mu lets the rounding noise
+        outgrow the steps (on ``make_regression(10000, 100)`` mu=0.1 diverges
+        while mu=1 to 3 converge), too large a one saturates
+        (unscaled ``load_diabetes`` needs mu <= 0.01). "auto" adapts mu before
+        every epoch, from 3: it halves mu after an epoch in which more than
+        0.1% of the coordinate updates saturated, else quadruples it after
+        one in which both the full-gradient norm and the objective grew, and
+        keeps it within ``[1 / (eta T), 1 / eta]`` (``T = epoch_length``; the
+        grid then reaches between one full-gradient step and T of them). The
+        start, 3, was chosen on a sweep of 15 problems (README, "Choosing
+        mu"): it needed the fewest epochs of the starts 0.3, 1, 3 and 10;
+        each halving costs one epoch, while a grid that neither saturates
+        nor diverges gives the rule no signal. ``history_["mu"]`` shows the
+        path. With ``warm_start``, "auto" starts from the previous fit's
+        ``mu_``. A float fixes mu. Only HALP at 8 and 16 bits uses mu.
+        Persistent saturation (more than 1% of the updates in at least half
+        of the epochs, not counting "auto"'s first, still halving, ones)
+        gives a SaturationWarning, a gradient norm that grows 100-fold a
+        ConvergenceWarning; both say what to change.
     delta : float or "auto", default="auto"
         Fixed grid step of LP-SGD / LP-SVRG (bits 8 and 16). "auto" makes the
         grid span twice the largest coefficient of one coordinate-wise Newton
@@ -438,10 +521,14 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         Per epoch: ``objective`` and ``grad_norm`` (full-gradient norm) at the
         end of the epoch, ``seconds`` (full-gradient pass plus inner loop),
         ``inner_seconds``, ``saturated`` (fraction of coordinate updates that
-        hit the grid's ends) and ``scale`` (grid step used).
+        hit the grid's ends), ``scale`` (grid step used) and ``mu`` (HALP's mu
+        during the epoch; NaN for the other solvers and at 32 bits).
     initial_objective_ : float
     scale_ : float or None
         The final grid step: HALP's last scale, or delta; None at 32 bits.
+    mu_ : float or None
+        HALP's mu in the last epoch: where mu="auto" ended, else mu. None for
+        the other solvers and at 32 bits.
     eta_ : float
         The step size used.
     data_rounding_error_ : float
@@ -492,7 +579,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     ``LogisticRegression(C=1 / (alpha * n_samples))``.
 
     The parameters and the fitted ``n_iter_``, ``history_``,
-    ``initial_objective_``, ``scale_``, ``eta_``, ``data_rounding_error_``, ``shrinkage_``,
+    ``initial_objective_``, ``scale_``, ``mu_``, ``eta_``, ``data_rounding_error_``, ``shrinkage_``,
     ``n_features_in_`` and ``feature_names_in_`` are those of
     :class:`LowPrecisionRegressor`.
 

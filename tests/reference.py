@@ -219,12 +219,33 @@ def loss_and_derivative(loss: str, m, y: float):
     return top + math.log(total) - m[label], phi
 
 
+# HALP's adaptive mu (cpp/include/lpcore/solver.hpp, kMu*).
+MU_SATURATION_LIMIT = 0.001
+MU_SHRINK = 0.5
+MU_GROWTH = 4.0
+
+
+def adapt_mu(mu, saturated, grew, eta, epoch_length):
+    """The next epoch's mu: halve after a saturated epoch, else grow after one
+    in which the gradient norm and the objective grew; within [1/(eta T), 1/eta]."""
+    if saturated > MU_SATURATION_LIMIT:
+        mu *= MU_SHRINK
+    elif grew:
+        mu *= MU_GROWTH
+    return mu_bounds(mu, eta, epoch_length)
+
+
+def mu_bounds(mu, eta, epoch_length):
+    return min(max(mu, 1.0 / (eta * max(epoch_length, 1))), 1.0 / eta)
+
+
 def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, delta, epoch_length,
-                  max_iter, fit_intercept, seed, bits):
+                  max_iter, fit_intercept, seed, bits, adapt=False):
     """Twin of lpcore::fit from a zero start with tol = 0.
 
     bits 8/16: Xq is the integer data, row_scale its scales. bits 32: Xq is the
-    float data (row_scale ignored) and the model is kept in float64.
+    float data (row_scale ignored) and the model is kept in float64. adapt:
+    HALP's adaptive mu, from mu.
     """
     exact = bits == 32
     Xq = np.asarray(Xq, dtype=np.float64 if exact else np.int64)
@@ -249,6 +270,10 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     c_q = np.zeros((K, dim), dtype=np.int64)  # natural order
     c_float = np.zeros(K * dim, dtype=np.float32)  # packed order, as the solver keeps it
     history = []
+    grad_norms, mus, saturated = [], [], []
+    if halp and adapt:
+        mu = mu_bounds(mu, eta, epoch_length)
+    previous = None  # (grad norm, objective) at the start of the previous epoch
 
     def round_offsets():
         if bits == 8:
@@ -308,13 +333,23 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
         inv_n = 1.0 / n
         w = s * z.astype(np.float64) + (w_base.astype(np.float64) if halp else 0.0)
         gfull = g.astype(np.float64) * inv_n + alpha * w
-        coef_norm = math.sqrt(float(np.cumsum((gfull * gfull).ravel())[-1]))
+        coef_sq = float(np.cumsum((gfull * gfull).ravel())[-1])
+        coef_norm = math.sqrt(coef_sq)
+        icpt_sq = 0.0
+        if fit_intercept:
+            for k in range(K):
+                icpt_sq += (gb[k] * inv_n) * (gb[k] * inv_n)
+        grad_norm = math.sqrt(coef_sq + icpt_sq)
         objective = total * inv_n + 0.5 * alpha * float(np.sum(w * w))
         if epoch > 0:
             history.append(objective)
+            grad_norms.append(grad_norm)
         if epoch == max_iter:
             break
         if halp:
+            if adapt and epoch > 0:
+                grew = grad_norm > previous[0] and objective > previous[1]
+                mu = adapt_mu(mu, saturated[-1], grew, eta, epoch_length)
             s_new = coef_norm / (mu * qmax)
             if s_new > 0 and math.isfinite(s_new):
                 s = s_new
@@ -327,6 +362,9 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             c = np.clip(c, -limit, limit).astype(np.float32)
             c_float[:] = np.concatenate([pack(c[k], block) for k in range(K)])
             round_offsets()
+        previous = (grad_norm, objective)
+        mus.append(mu if halp else math.nan)
+        sat = 0
         since = 0
         nxt = index() if epoch_length > 0 else 0
         for step in range(epoch_length):
@@ -342,7 +380,8 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
                     z[k] = z[k] + (c_exact[k] if vr else 0.0) + a * Xq[i]
                 else:
                     ck = c_q[k] if vr else np.zeros(dim, dtype=np.int64)
-                    z[k], _ = update_with(dither, z[k], Xq[i], float(np.float32(a)), ck, bits)
+                    z[k], hits = update_with(dither, z[k], Xq[i], float(np.float32(a)), ck, bits)
+                    sat += hits
                 if fit_intercept:
                     b[k] -= eta * (dk + (gb[k] * inv_n if vr else 0.0))
             since += 1
@@ -352,9 +391,11 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
                 if bits == 8 and vr:
                     round_offsets()
         shrink(since)
+        saturated.append(sat / (epoch_length * K * dim) if epoch_length > 0 else 0.0)
     coef = (s * z.astype(np.float64) + (w_base.astype(np.float64) if halp else 0.0)).astype(np.float32)
     return {"offset": z, "centre": w_base, "coef": coef, "intercept": np.array(b), "scale": s,
-            "objective": np.array(history)}
+            "objective": np.array(history), "grad_norm": np.array(grad_norms), "mu": np.array(mus),
+            "saturated": np.array(saturated)}
 
 
 # ---- float formats ----------------------------------------------------------

@@ -14,7 +14,7 @@ from lpcore import (
 )
 from scipy import sparse
 from sklearn.base import clone
-from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.datasets import load_diabetes, load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -64,9 +64,12 @@ def test_regressor_fits(solver, bits):
     assert model.score(X, y) > 0.99
     assert model.coef_.shape == (8,) and isinstance(model.intercept_, float)
     assert model.n_iter_ == len(model.history_["objective"]) >= 1
-    assert set(model.history_) == {"objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale"}
+    assert set(model.history_) == {"objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale", "mu"}
     assert (model.data_rounding_error_ == 0) == (bits == 32)
     assert (model.scale_ is None) == (bits == 32)
+    has_mu = solver == "halp" and bits != 32
+    assert (model.mu_ is None) != has_mu
+    assert np.isnan(model.history_["mu"]).all() != has_mu
 
 
 @pytest.mark.filterwarnings("ignore::lpcore.SaturationWarning")
@@ -136,6 +139,7 @@ def test_warm_start_continues():
     model = LowPrecisionRegressor(max_iter=2, tol=0, warm_start=True, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", SaturationWarning)  # two epochs: mu="auto" is still searching
         model.fit(X, y)
         first = model.history_["objective"][-1]
         model.fit(X, y)
@@ -143,6 +147,7 @@ def test_warm_start_continues():
     cold = LowPrecisionRegressor(max_iter=2, tol=0, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", SaturationWarning)
         cold.fit(X, y)
     assert cold.initial_objective_ > 2 * first
 
@@ -168,7 +173,7 @@ def test_bad_input_is_rejected_clearly(Est):
         est.fit(sparse.csr_matrix(X), y)
     with pytest.raises(ValueError, match="float32"):
         est.fit(X * 1e300, y)
-    for params in (dict(bits=4), dict(solver="adam"), dict(eta=-1.0), dict(mu=0), dict(alpha=-1)):
+    for params in (dict(bits=4), dict(solver="adam"), dict(eta=-1.0), dict(mu=0), dict(mu="fixed"), dict(alpha=-1)):
         with pytest.raises(ValueError, match=next(iter(params))):
             Est(**params).fit(X, y)
 
@@ -208,6 +213,79 @@ def test_persistent_saturation_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SaturationWarning)
         LowPrecisionRegressor(solver="halp", bits=8, max_iter=5, tol=0, random_state=0).fit(X, y)
+
+
+def test_auto_mu_converges_where_a_fixed_mu_diverges():
+    X, y = make_regression(n_samples=500, n_features=50, noise=1.0, random_state=0)
+    # mu=0.1 (the former default) makes the grid ~10x too coarse: its rounding
+    # noise outgrows the steps and the gradient norm explodes.
+    with pytest.warns(ConvergenceWarning, match="larger mu"):
+        LowPrecisionRegressor(mu=0.1, random_state=0).fit(X, y)
+    # Features 10x larger need a 100x larger mu; even auto's start, 3, held
+    # fixed, explodes.
+    with pytest.warns(ConvergenceWarning, match="larger mu"):
+        LowPrecisionRegressor(mu=3.0, random_state=0).fit(10 * X, y)
+    for data in (X, 10 * X):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = LowPrecisionRegressor(random_state=0).fit(data, y)  # mu="auto"
+        assert model.n_iter_ < model.max_iter  # stopped by tol
+        assert model.score(data, y) > 0.9999
+    # It got there by raising mu, as the history shows.
+    mus = model.history_["mu"]
+    assert mus[-1] >= 4 * mus[0] and np.all(np.diff(mus) >= 0) and model.mu_ == mus[-1]
+
+
+def test_auto_mu_widens_a_saturated_grid():
+    # Unscaled diabetes: features of size 0.05 against targets near 150, and
+    # mu=0.1 leaves the grid ~30x too narrow (a quarter of the updates saturate).
+    X, y = load_diabetes(return_X_y=True)
+    with warnings.catch_warnings(), pytest.warns(SaturationWarning, match="smaller mu"):
+        warnings.simplefilter("ignore", ConvergenceWarning)  # it does not reach tol either
+        LowPrecisionRegressor(mu=0.1, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LowPrecisionRegressor(random_state=0).fit(X, y)
+    assert model.n_iter_ < model.max_iter
+    sat, mus = model.history_["saturated"], model.history_["mu"]
+    assert sat[0] > 0.1 and model.mu_ < 0.01
+    # The search halves mu while the grid saturates; afterwards it stays clear.
+    search = int(np.argmax(sat <= 0.01))
+    assert np.all(np.diff(mus[: search + 1]) < 0)
+    assert np.all(sat[search:] <= 0.01) and np.median(sat) < 0.01
+    assert model.score(X, y) > 0.51  # LinearRegression: 0.518
+
+
+def test_auto_mu_warns_when_the_search_is_cut_short():
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.warns(SaturationWarning, match="increase max_iter"):
+        LowPrecisionRegressor(max_iter=3, tol=0, random_state=0).fit(X, y)
+
+
+def test_auto_mu_names_eta_when_no_grid_helps():
+    # A step 4x the automatic one: the gradient grows whatever the grid, so
+    # the warning must not ask for a larger mu (mu="auto" already varies it).
+    X, y = make_regression(n_samples=2000, n_features=100, noise=1.0, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="smaller eta") as caught:
+        LowPrecisionRegressor(eta=0.02, max_iter=20, tol=0, random_state=0).fit(X, y)
+    assert not any("larger mu" in str(w.message) for w in caught)
+
+
+def test_auto_mu_warm_start_continues_from_mu_():
+    X, y = load_diabetes(return_X_y=True)
+    model = LowPrecisionRegressor(max_iter=4, tol=0, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SaturationWarning)
+        model.fit(X, y)
+        first = model.mu_
+        model.fit(X, y)
+    assert model.history_["mu"][0] == first < 3
+    fixed = LowPrecisionRegressor(mu=0.5, max_iter=2, tol=0, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed.fit(X, y)
+        fixed.fit(X, y)
+    np.testing.assert_array_equal(fixed.history_["mu"], 0.5)
 
 
 def test_verbose_prints_epochs(capfd):

@@ -73,6 +73,61 @@ def test_halp_matches_reference(bits, loss, K, backend):
     np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-5)
 
 
+# Cases where the adaptive mu moves both ways within four epochs: it halves
+# after each of the first two epochs (more than 0.1% of the updates
+# saturated), then quadruples after the third, which saturated none while the
+# gradient norm and the objective grew.
+ADAPTIVE = [
+    (8, "squared", 1, dict(eta=0.05, mu=3.0), [3, 1.5, 0.75, 3]),
+    (16, "squared", 1, dict(eta=0.05, mu=3.0), [3, 1.5, 0.75, 3]),
+    (8, "multinomial", 3, dict(eta=0.2, mu=1.0), [1, 0.5, 0.25, 1]),
+]
+
+
+@pytest.mark.parametrize("bits,loss,K,args,expected", ADAPTIVE)
+def test_halp_adaptive_mu_matches_reference(bits, loss, K, args, expected, backend):
+    Xq, rs, y = problem(bits, loss, K, n=60, d=20)
+    kw = dict(ARGS, max_iter=4, epoch_length=120, **args)
+    r = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, adapt_mu=True, **kw)
+    ref = reference.fit_reference(Xq, rs, y, K, method="halp", loss=loss, bits=bits, adapt=True, **kw)
+    sat, grad = ref["saturated"], ref["grad_norm"]
+    assert min(sat[:2]) > reference.MU_SATURATION_LIMIT and sat[2] == 0 and grad[2] > grad[1]
+    # The same decisions, from the same saturation counts and growth: mu
+    # moves by powers of two, so the sequences are equal exactly.
+    np.testing.assert_array_equal(r["history"]["mu"], expected)
+    np.testing.assert_array_equal(ref["mu"], expected)
+    assert r["mu"] == expected[-1]
+    np.testing.assert_allclose(r["history"]["saturated"], ref["saturated"], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(r["history"]["grad_norm"], ref["grad_norm"], rtol=1e-5)
+    np.testing.assert_allclose(r["coef"], ref["coef"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(r["intercept"], ref["intercept"], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(r["scale"], ref["scale"], rtol=1e-5)
+    np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-5)
+    # Each epoch's scale is ||g~_coef|| / (mu * qmax) with that epoch's mu: a
+    # fixed mu equal to the first one takes the same first epoch exactly.
+    fixed = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, **dict(kw, max_iter=1))
+    first = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, adapt_mu=True, **dict(kw, max_iter=1))
+    np.testing.assert_array_equal(first["coef"], fixed["coef"])
+
+
+def test_adaptive_mu_is_bounded_and_only_for_halp():
+    Xq, rs, y = problem(8, "squared", 1, n=60, d=20)
+    kw = dict(ARGS, eta=0.05, epoch_length=40, max_iter=3)
+    # [1 / (eta T), 1 / eta] = [0.5, 20]: a start outside is clamped.
+    high = run(Xq, rs, y, 1, method="halp", loss="squared", adapt_mu=True, **dict(kw, mu=1e6))
+    assert high["history"]["mu"][0] == 20.0
+    low = run(Xq, rs, y, 1, method="halp", loss="squared", adapt_mu=True, **dict(kw, mu=1e-6))
+    assert low["history"]["mu"][0] == 0.5
+    assert np.all((high["history"]["mu"] >= 0.5) & (high["history"]["mu"] <= 20))
+    # A fixed mu is recorded as is; the methods without a mu record NaN.
+    fixed = run(Xq, rs, y, 1, method="halp", loss="squared", **dict(kw, mu=1e6))
+    np.testing.assert_array_equal(fixed["history"]["mu"], 1e6)
+    for method, bits in (("svrg", 8), ("sgd", 16), ("halp", 32)):
+        Xb, rb, yb = problem(bits, "squared", 1, n=60, d=20)
+        r = run(Xb, rb, yb, 1, method=method, loss="squared", adapt_mu=True, **dict(kw, mu=3.0))
+        assert np.isnan(r["history"]["mu"]).all() and np.isnan(r["mu"])
+
+
 @pytest.mark.parametrize("loss,K", LOSSES)
 @pytest.mark.parametrize("method", ["sgd", "svrg"])
 def test_fp32_solvers_match_float64_reference(loss, K, method, backend):
@@ -169,3 +224,17 @@ def test_zero_padding_columns_stay_zero_and_change_nothing_else(method, bits):
         np.testing.assert_allclose(wide["history"]["objective"], plain["history"]["objective"], rtol=1e-5)
     else:
         np.testing.assert_allclose(wide["history"]["objective"], plain["history"]["objective"], rtol=0.05)
+
+
+def test_saturated_fraction_counts_features_not_padding():
+    X, rs, y = problem(8, "squared", 1)
+    d = X.shape[1]
+    padded = np.zeros((X.shape[0], 64), X.dtype)
+    padded[:, :d] = X
+    kw = dict(ARGS, method="halp", loss="squared", mu=50.0)  # a narrow grid: updates saturate
+    every_column, features_only = run(padded, rs, y, 1, **kw), run(padded, rs, y, 1, n_features=d, **kw)
+    sat_all, sat_features = every_column["history"]["saturated"], features_only["history"]["saturated"]
+    assert sat_all.max() > 0
+    np.testing.assert_allclose(sat_features, sat_all * 64 / d, rtol=1e-12)
+    with pytest.raises(ValueError, match="n_features"):
+        run(padded, rs, y, 1, n_features=65, **kw)

@@ -153,7 +153,8 @@ py::dict result_dict(const FitResult& r, py::ssize_t n_outputs, py::ssize_t n_fe
                                                 {"seconds", &EpochRecord::seconds},
                                                 {"inner_seconds", &EpochRecord::inner_seconds},
                                                 {"saturated", &EpochRecord::saturated},
-                                                {"scale", &EpochRecord::scale}});
+                                                {"scale", &EpochRecord::scale},
+                                                {"mu", &EpochRecord::mu}});
   py::dict out;
   out["coef"] = coef;
   out["intercept"] = Array<double>(static_cast<py::ssize_t>(r.intercept.size()), r.intercept.data());
@@ -172,6 +173,7 @@ py::dict result_dict(const FitResult& r, py::ssize_t n_outputs, py::ssize_t n_fe
   out["initial_grad_norm"] = r.initial_grad_norm;
   out["n_iter"] = r.n_iter;
   out["scale"] = r.scale;
+  out["mu"] = r.mu;
   out["converged"] = r.converged;
   out["diverged"] = r.diverged;
   return out;
@@ -191,7 +193,7 @@ FitSetup prepare_fit(const py::array& X, const std::optional<Array<float>>& row_
                      const Array<float>& coef0, const Array<double>& intercept0, const std::string& method,
                      const std::string& loss, double eta, double alpha, double mu, double delta,
                      std::size_t epoch_length, std::size_t max_iter, double tol, bool fit_intercept,
-                     std::uint64_t seed, int verbose) {
+                     std::uint64_t seed, int verbose, bool adapt_mu, std::size_t n_features) {
   if (X.ndim() != 2) throw std::invalid_argument("fit: X must be 2-D");
   if (!(X.flags() & py::array::c_style)) throw std::invalid_argument("fit: X must be C-contiguous");
   FitSetup setup;
@@ -209,6 +211,7 @@ FitSetup prepare_fit(const py::array& X, const std::optional<Array<float>>& row_
   cfg.eta = eta;
   cfg.alpha = alpha;
   cfg.mu = mu;
+  cfg.adapt_mu = adapt_mu;
   cfg.delta = delta;
   cfg.epoch_length = epoch_length;
   cfg.max_iter = max_iter;
@@ -216,6 +219,10 @@ FitSetup prepare_fit(const py::array& X, const std::optional<Array<float>>& row_
   cfg.fit_intercept = fit_intercept;
   cfg.seed = seed;
   cfg.verbose = verbose;
+  if (n_features > data.d)
+    throw std::invalid_argument("fit: n_features (" + std::to_string(n_features) + ") exceeds X's " +
+                                std::to_string(data.d) + " columns");
+  cfg.n_features = n_features;
   if (X.dtype().is(py::dtype::of<float>())) {
     data.x32 = static_cast<const float*>(X.data());
   } else if (X.dtype().is(py::dtype::of<std::int8_t>())) {
@@ -238,9 +245,11 @@ py::dict fit_binding(const py::array& X, const std::optional<Array<float>>& row_
                      const Array<float>& coef0, const Array<double>& intercept0, const std::string& method,
                      const std::string& loss, double eta, double alpha, double mu, double delta,
                      std::size_t epoch_length, std::size_t max_iter, double tol, bool fit_intercept,
-                     std::uint64_t seed, int verbose, const Backend& backend) {
+                     std::uint64_t seed, int verbose, bool adapt_mu, std::size_t n_features,
+                     const Backend& backend) {
   const FitSetup setup = prepare_fit(X, row_scale, y, coef0, intercept0, method, loss, eta, alpha, mu, delta,
-                                     epoch_length, max_iter, tol, fit_intercept, seed, verbose);
+                                     epoch_length, max_iter, tol, fit_intercept, seed, verbose, adapt_mu,
+                                     n_features);
   const KernelTable& t = table(backend);
   FitResult r;
   {
@@ -279,7 +288,7 @@ py::dict fit_float_grad_binding(const Array<float>& X, const Array<double>& y, c
                                 int overflow, int scaling, double loss_scale, bool compensate, double q_floor,
                                 const Backend& backend) {
   const FitSetup setup = prepare_fit(X, std::nullopt, y, coef0, intercept0, method, loss, eta, alpha, 1.0, 1.0,
-                                     epoch_length, max_iter, tol, fit_intercept, seed, verbose);
+                                     epoch_length, max_iter, tol, fit_intercept, seed, verbose, false, 0);
   const FloatGradConfig grad = grad_config(format, rounding, overflow, scaling, loss_scale, compensate, q_floor);
   const KernelTable& t = table(backend);
   FloatGradResult r;
@@ -477,7 +486,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("fit", &fit_binding, py::arg("X"), py::arg("row_scale"), nc("y"), nc("coef0"), nc("intercept0"),
         py::arg("method"), py::arg("loss"), py::arg("eta"), py::arg("alpha"), py::arg("mu"), py::arg("delta"),
         py::arg("epoch_length"), py::arg("max_iter"), py::arg("tol"), py::arg("fit_intercept"), py::arg("seed"),
-        py::arg("verbose"), be);
+        py::arg("verbose"), py::arg("adapt_mu") = false, py::arg("n_features") = 0, be);
 
   m.def("quantize_float", &quantize_float_binding, nc("x"), py::arg("format"), py::arg("rounding"),
         py::arg("overflow"), py::arg("seed"), be);

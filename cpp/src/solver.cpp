@@ -159,6 +159,7 @@ class Trainer {
   FitResult run(const float* coef0, const double* intercept0) {
     initialize(coef0, intercept0);
     FitResult out;
+    Evaluation previous{};  // at the start of the previous epoch
     for (std::size_t epoch = 0;; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       if (halp()) recenter();
@@ -181,10 +182,14 @@ class Trainer {
       }
       if (epoch == cfg_.max_iter) break;
       if (halp()) {
+        if (cfg_.adapt_mu && epoch > 0)
+          adapt_mu(out.history.back().saturated,
+                   ev.grad_norm > previous.grad_norm && ev.objective > previous.objective);
         // The grid must reach ||w* - w~|| <= ||g~|| / mu with 2^(b-1) - 1 steps.
-        const double s = ev.coef_grad_norm / (cfg_.mu * Ops::kQmax);
+        const double s = ev.coef_grad_norm / (mu_ * Ops::kQmax);
         if (s > 0 && std::isfinite(s)) s_ = s;
       }
+      previous = ev;
       if (cfg_.method != Method::sgd) prepare_offsets();
       step_ = -cfg_.eta / s_;
       const auto t1 = std::chrono::steady_clock::now();
@@ -193,7 +198,9 @@ class Trainer {
       rec.inner_seconds = seconds_since(t1);
       rec.seconds = seconds_since(t0);
       rec.scale = s_;
-      const double updates = static_cast<double>(cfg_.epoch_length) * static_cast<double>(K_ * d_);
+      if (halp()) rec.mu = mu_;
+      const std::size_t features = cfg_.n_features > 0 ? cfg_.n_features : d_;
+      const double updates = static_cast<double>(cfg_.epoch_length) * static_cast<double>(K_ * features);
       rec.saturated = updates > 0 ? static_cast<double>(saturated) / updates : 0.0;
       out.history.push_back(rec);
       out.n_iter = epoch + 1;
@@ -206,6 +213,7 @@ class Trainer {
     }
     out.intercept = b_;
     out.scale = s_;
+    if (halp()) out.mu = mu_;
     return out;
   }
 
@@ -233,6 +241,7 @@ class Trainer {
     } else if (halp()) {
       std::copy(coef0, coef0 + K_ * d_, w_base_.begin());
       s_ = 1.0;  // replaced at the first epoch
+      mu_ = cfg_.adapt_mu ? std::clamp(cfg_.mu, mu_min(), mu_max()) : cfg_.mu;
     } else {
       s_ = cfg_.delta;
       for (std::size_t j = 0; j < K_ * d_; ++j) {
@@ -240,6 +249,23 @@ class Trainer {
         z_[j] = static_cast<T>(std::clamp(q, -Ops::kQmax, Ops::kQmax));
       }
     }
+  }
+
+  // The bounds of the adaptive mu (see kMuGrowth in lpcore/solver.hpp).
+  double mu_max() const { return 1.0 / cfg_.eta; }
+  double mu_min() const {
+    return 1.0 / (cfg_.eta * static_cast<double>(std::max<std::size_t>(cfg_.epoch_length, 1)));
+  }
+
+  // HALP's adaptive mu (the kMu* constants in lpcore/solver.hpp), from the
+  // epoch just run: its fraction of saturated updates, and whether both the
+  // full-gradient norm and the objective grew over it.
+  void adapt_mu(double saturated, bool grew) {
+    if (saturated > kMuSaturationLimit)
+      mu_ *= kMuShrink;  // the grid was too narrow
+    else if (grew)
+      mu_ *= kMuGrowth;  // too coarse: its rounding noise beat SVRG's contraction
+    mu_ = std::clamp(mu_, mu_min(), mu_max());
   }
 
   // w_base += s z; z = 0 (HALP's bit centring).
@@ -443,8 +469,10 @@ class Trainer {
   }
 
   void report(std::size_t epoch, const EpochRecord& r) const {
-    std::fprintf(stderr, "lpcore epoch %zu: objective %.9g  |grad| %.3e  %.4f s  saturated %.3g%%  scale %.3e\n",
-                 epoch, r.objective, r.grad_norm, r.seconds, 100.0 * r.saturated, r.scale);
+    char mu[32] = "";
+    if (halp()) std::snprintf(mu, sizeof mu, "  mu %.3g", r.mu);
+    std::fprintf(stderr, "lpcore epoch %zu: objective %.9g  |grad| %.3e  %.4f s  saturated %.3g%%  scale %.3e%s\n",
+                 epoch, r.objective, r.grad_norm, r.seconds, 100.0 * r.saturated, r.scale, mu);
   }
 
   const KernelTable& t_;
@@ -464,6 +492,7 @@ class Trainer {
   std::vector<Offset> c_, zero_;   // per-epoch offsets (packed at 8/16 bits); zeros
   std::vector<float> c_float_;     // the offsets before rounding (packed)
   double s_ = 1.0;
+  double mu_ = 0;    // HALP's mu: the one the coming epoch's scale is set with
   double step_ = 0;  // -eta / s for the epoch: a sample's update is a = step_ * delta_phi * row scale
   const double shrink_period_ = shrink_factor(kRefreshPeriod);
   Dither dither_;

@@ -10,6 +10,8 @@
 // * bits 8/16, halp: w_base is the fp32 centre w~, z the b-bit offset. Every
 //   outer epoch re-centres (w_base += s z, z = 0) and re-scales
 //   s = ||g~|| / (mu * (2^(b-1) - 1)), as in De Sa et al. (2018).
+//   With adapt_mu, mu itself is adjusted before every re-scale from what the
+//   previous epoch showed (see the kMu* constants below).
 //
 // The data X is stored at the model's width: float32 rows (bits 32) or int8 /
 // int16 rows with one float scale per row, x_i = row_scale_i * xq_i, rounded
@@ -27,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "lpcore/kernels.hpp"
@@ -54,12 +57,17 @@ struct SolverConfig {
   std::size_t n_outputs = 1;  // K: 1 for squared and logistic, n_classes for multinomial
   double eta = 0.01;          // step size
   double alpha = 0.0;         // L2 penalty
-  double mu = 1.0;            // HALP: the grid spans ||g~|| / mu
+  double mu = 1.0;            // HALP: the grid spans ||g~|| / mu (the start value if adapt_mu)
+  bool adapt_mu = false;      // HALP: adapt mu every epoch (see kMuGrowth below)
   double delta = 1.0;         // LP-SGD / LP-SVRG: the fixed grid scale
   std::size_t epoch_length = 0;  // T, inner steps per outer epoch
   std::size_t max_iter = 10;     // outer epochs
   double tol = 0.0;  // stop once ||grad F|| <= tol * ||grad F(w_0)||
   bool fit_intercept = true;
+  // Columns of X that are features: the estimators pad rows with zero columns
+  // to whole vector blocks, and the saturated fraction counts features only.
+  // 0: all d columns.
+  std::size_t n_features = 0;
   std::uint64_t seed = 0;
   int verbose = 0;
 };
@@ -71,6 +79,9 @@ struct EpochRecord {
   double inner_seconds = 0;  // the inner loop alone
   double saturated = 0;      // fraction of coordinate updates that saturated
   double scale = 0;          // grid scale s used during the epoch (1 at bits 32)
+  // HALP's mu during the epoch (s = ||g~_coef|| / (mu (2^(b-1) - 1))); NaN for
+  // the methods that have no mu (SGD, SVRG, and HALP at 32 bits).
+  double mu = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct FitResult {
@@ -82,6 +93,7 @@ struct FitResult {
   double initial_objective = 0, initial_grad_norm = 0;
   std::size_t n_iter = 0;  // outer epochs run
   double scale = 0;        // final grid scale
+  double mu = std::numeric_limits<double>::quiet_NaN();  // HALP's mu in the last epoch (NaN: no mu)
   bool converged = false;  // stopped by tol
   bool diverged = false;   // the objective became non-finite
 };
@@ -90,6 +102,31 @@ struct FitResult {
 // offset (applied as one combined factor (1 - eta*alpha)^P) and, at 8 bits,
 // a fresh stochastic rounding of the per-epoch offset vector c.
 constexpr std::size_t kRefreshPeriod = 16;
+
+// HALP's adaptive mu (SolverConfig::adapt_mu). Before each epoch's re-scale,
+// from the epoch just run:
+// * more than kMuSaturationLimit of its coordinate updates saturated: the grid
+//   was too narrow, mu *= kMuShrink. The limit is a tenth of the 1% at which
+//   the estimators warn: a saturated update is a clipped, biased step, and on
+//   standardized digits 0.2% of them (a few coordinates pinned at the grid's
+//   end) left the objective 2.7e-3 above its optimum after 100 epochs, where
+//   one more halving gets within 5.5e-4;
+// * else, if both the full-gradient norm and the objective grew over it: the
+//   grid was so coarse that its rounding noise outweighed the epoch's
+//   contraction, mu *= kMuGrowth. SVRG decreases F in expectation on these
+//   convex objectives, but the gradient norm need not fall every epoch even
+//   in exact arithmetic, so it is not trusted alone;
+// * mu stays within [1 / (eta T), 1 / eta]. At mu = 1 / eta the grid's reach
+//   ||g~|| / mu is a single full-gradient step; at 1 / (eta T) it is T of
+//   them, about as far as an epoch of T steps can carry the model along any
+//   direction in expectation, so a wider grid mostly adds rounding noise.
+// The start value is SolverConfig::mu (clamped to the same range). The
+// constants were chosen on a sweep of datasets (README, "Choosing mu"):
+// growing by 4 rather than 2 recovers from a grid that is too coarse in half
+// the epochs, and the halving costs one epoch per step.
+constexpr double kMuSaturationLimit = 0.001;
+constexpr double kMuShrink = 0.5;
+constexpr double kMuGrowth = 4.0;
 
 // Train from coef0 (K x d) and intercept0 (K). Runs entirely in C++; the
 // caller may release the GIL.
