@@ -54,6 +54,63 @@ auto dot_binding(Member member) {
   };
 }
 
+// The multi-row kernels read columns [0, n) of every row of a 2-D x of shape
+// (rows, ld), n being the length of the 1-D vector they pair with the rows.
+struct RowBlock {
+  std::size_t rows, ld, n;
+};
+
+// A shape as NumPy prints it: (3,) or (3, 4).
+std::string shape_of(const py::array& a) {
+  std::string out = "(";
+  for (py::ssize_t k = 0; k < a.ndim(); ++k) out += (k ? ", " : "") + std::to_string(a.shape(k));
+  return out + (a.ndim() == 1 ? ",)" : ")");
+}
+
+RowBlock row_block(const py::array& x, const py::array& v, const char* what, const char* v_name) {
+  if (x.ndim() != 2)
+    throw std::invalid_argument(std::string(what) + ": x must be 2-D (rows, ld), got shape " + shape_of(x));
+  if (v.ndim() != 1)
+    throw std::invalid_argument(std::string(what) + ": " + v_name + " must be 1-D, got shape " + shape_of(v));
+  if (v.shape(0) > x.shape(1))
+    throw std::invalid_argument(std::string(what) + ": " + v_name + " has " + std::to_string(v.shape(0)) +
+                                " elements but the rows of x only " + std::to_string(x.shape(1)) +
+                                " (n must not exceed ld)");
+  return {static_cast<std::size_t>(x.shape(0)), static_cast<std::size_t>(x.shape(1)),
+          static_cast<std::size_t>(v.shape(0))};
+}
+
+// dot_rows_*: out[r] = x[r, :n] . w, with n = len(w).
+template <class T, class Member>
+auto dot_rows_binding(Member member, const char* what) {
+  return [member, what](const Array<T>& x, const Array<float>& w, const Backend& backend) {
+    const RowBlock b = row_block(x, w, what, "w");
+    const auto fn = table(backend).*member;
+    Array<float> out(static_cast<py::ssize_t>(b.rows));
+    float* op = out.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      fn(x.data(), b.ld, b.rows, w.data(), b.n, op);
+    }
+    return out;
+  };
+}
+
+// axpy_rows_*: y += a[r] * x[r, :n] for r = 0, 1, ..., in place, with n = len(y).
+template <class T, class Member>
+auto axpy_rows_binding(Member member, const char* what) {
+  return [member, what](const Array<float>& a, const Array<T>& x, Array<float>& y, const Backend& backend) {
+    const RowBlock b = row_block(x, y, what, "y");
+    if (a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != b.rows)
+      throw std::invalid_argument(std::string(what) + ": a must hold one coefficient per row of x, shape (" +
+                                  std::to_string(b.rows) + ",), got shape " + shape_of(a));
+    const auto fn = table(backend).*member;
+    float* yp = y.mutable_data();
+    py::gil_scoped_release nogil;
+    fn(a.data(), x.data(), b.ld, b.rows, yp, b.n);
+  };
+}
+
 template <class Z, class C, class Fn>
 std::size_t update(Array<Z>& z, const Array<Z>& x, float a, const Array<C>& c, Dither& dither, Fn fn) {
   same_length(z.size(), x.size(), "update");
@@ -391,6 +448,17 @@ PYBIND11_MODULE(_core, m) {
         py::gil_scoped_release nogil;
         fn(a, x.data(), yp, static_cast<std::size_t>(x.size()));
       }, py::arg("a"), nc("x"), nc("y"), be);
+  m.def("dot_rows_f32", dot_rows_binding<float>(&KernelTable::dot_rows_f32, "dot_rows_f32"), nc("x"), nc("w"), be);
+  m.def("dot_rows_i8_f32", dot_rows_binding<std::int8_t>(&KernelTable::dot_rows_i8_f32, "dot_rows_i8_f32"), nc("x"),
+        nc("w"), be);
+  m.def("dot_rows_i16_f32", dot_rows_binding<std::int16_t>(&KernelTable::dot_rows_i16_f32, "dot_rows_i16_f32"),
+        nc("x"), nc("w"), be);
+  m.def("axpy_rows_f32", axpy_rows_binding<float>(&KernelTable::axpy_rows_f32, "axpy_rows_f32"), nc("a"), nc("x"),
+        nc("y"), be);
+  m.def("axpy_rows_i8_f32", axpy_rows_binding<std::int8_t>(&KernelTable::axpy_rows_i8_f32, "axpy_rows_i8_f32"),
+        nc("a"), nc("x"), nc("y"), be);
+  m.def("axpy_rows_i16_f32", axpy_rows_binding<std::int16_t>(&KernelTable::axpy_rows_i16_f32, "axpy_rows_i16_f32"),
+        nc("a"), nc("x"), nc("y"), be);
   m.def("update_f32", [](Array<float>& w, const Array<float>& x, float a, const Array<float>& c,
                          const Backend& backend) {
         same_length(w.size(), x.size(), "update_f32");

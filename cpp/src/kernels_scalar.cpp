@@ -27,6 +27,22 @@ float dot_f32(const float* a, const float* b, std::size_t n) { return spec::dot_
 float dot_i8_f32(const std::int8_t* x, const float* w, std::size_t n) { return spec::dot_f32(x, w, n); }
 float dot_i16_f32(const std::int16_t* x, const float* w, std::size_t n) { return spec::dot_f32(x, w, n); }
 
+// The multi-row kernels are defined as their single-row kernel, row after row.
+void dot_rows_f32(const float* x, std::size_t ld, std::size_t rows, const float* w, std::size_t n,
+                  float* out) {
+  for (std::size_t r = 0; r < rows; ++r) out[r] = dot_f32(x + r * ld, w, n);
+}
+
+void dot_rows_i8_f32(const std::int8_t* x, std::size_t ld, std::size_t rows, const float* w, std::size_t n,
+                     float* out) {
+  for (std::size_t r = 0; r < rows; ++r) out[r] = dot_i8_f32(x + r * ld, w, n);
+}
+
+void dot_rows_i16_f32(const std::int16_t* x, std::size_t ld, std::size_t rows, const float* w, std::size_t n,
+                      float* out) {
+  for (std::size_t r = 0; r < rows; ++r) out[r] = dot_i16_f32(x + r * ld, w, n);
+}
+
 void axpy_i8_f32(float a, const std::int8_t* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = spec::axpy_int_term(a, x[i], y[i]);
 }
@@ -37,6 +53,20 @@ void axpy_i16_f32(float a, const std::int16_t* x, float* y, std::size_t n) {
 
 void axpy_f32(float a, const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+}
+
+void axpy_rows_f32(const float* a, const float* x, std::size_t ld, std::size_t rows, float* y, std::size_t n) {
+  for (std::size_t r = 0; r < rows; ++r) axpy_f32(a[r], x + r * ld, y, n);
+}
+
+void axpy_rows_i8_f32(const float* a, const std::int8_t* x, std::size_t ld, std::size_t rows, float* y,
+                      std::size_t n) {
+  for (std::size_t r = 0; r < rows; ++r) axpy_i8_f32(a[r], x + r * ld, y, n);
+}
+
+void axpy_rows_i16_f32(const float* a, const std::int16_t* x, std::size_t ld, std::size_t rows, float* y,
+                       std::size_t n) {
+  for (std::size_t r = 0; r < rows; ++r) axpy_i16_f32(a[r], x + r * ld, y, n);
 }
 
 void update_f32(float* w, const float* x, float a, const float* c, std::size_t n) {

@@ -1,12 +1,14 @@
 // SGD, SVRG and HALP training loops (see lpcore/solver.hpp for the model).
 //
 // The loop is written once, for a model element type T (float, int8, int16);
-// ModelOps<T> maps its four primitive operations onto the kernel table:
+// ModelOps<T> maps its primitive operations onto the kernel table:
 //   dot(x_i, z_k)           the margin's model part (integer SIMD dot at 8/16 bits)
 //   update(z_k, x_i, a, c)  z_k <- Q(z_k + a x_i + c)  (the fused stochastic-rounding update)
 //   update_dot(..., x_j)    the update, then x_j . z_k for the next sample j, in one pass
-//   accumulate(g, a, x_i)   g += a x_i                 (the full-gradient sum)
 //   shrink(z_k, k)          z_k <- Q(z_k - k z_k)      (the periodic L2 shrinkage)
+// and, for a block of rows X_B of the full-gradient pass,
+//   dot_rows(X_B, w)        X_B w in fp32, w the model (32 bits) or HALP's centre
+//   accumulate(g, a, X_B)   g += sum_r a_r x_r, in row order (the full-gradient sum)
 // Every float operation outside the kernels is scalar C++ compiled at baseline
 // flags, so both backends train bit-identical models from the same seed.
 #include "lpcore/solver.hpp"
@@ -51,8 +53,13 @@ struct ModelOps<float> {
     *dot = t.update_dot_f32(z, x, a, c, n, x_next);
     return 0;
   }
-  static void accumulate(const KernelTable& t, float* g, float a, const float* x, std::size_t n) {
-    t.axpy_f32(a, x, g, n);
+  static void dot_rows(const KernelTable& t, const float* x, std::size_t rows, const float* w, std::size_t n,
+                       float* out) {
+    t.dot_rows_f32(x, n, rows, w, n, out);
+  }
+  static void accumulate(const KernelTable& t, float* g, const float* a, const float* x, std::size_t rows,
+                         std::size_t n) {
+    t.axpy_rows_f32(a, x, n, rows, g, n);
   }
   static void shrink(const KernelTable& t, float* z, double k, const float*, std::size_t n, Dither&) {
     t.axpy_f32(static_cast<float>(-k), z, z, n);
@@ -71,8 +78,9 @@ struct ModelOps<std::int8_t> {
   static double dot(const KernelTable& t, const std::int8_t* x, const std::int8_t* z, std::size_t n) {
     return static_cast<double>(t.dot_i8(x, z, n));
   }
-  static double dot_base(const KernelTable& t, const std::int8_t* x, const float* w, std::size_t n) {
-    return t.dot_i8_f32(x, w, n);
+  static void dot_rows(const KernelTable& t, const std::int8_t* x, std::size_t rows, const float* w,
+                       std::size_t n, float* out) {
+    t.dot_rows_i8_f32(x, n, rows, w, n, out);
   }
   static std::size_t update(const KernelTable& t, std::int8_t* z, const std::int8_t* x, float a,
                             const Offset* c, std::size_t n, Dither& dither) {
@@ -85,8 +93,9 @@ struct ModelOps<std::int8_t> {
     *dot = static_cast<double>(d);
     return sat;
   }
-  static void accumulate(const KernelTable& t, float* g, float a, const std::int8_t* x, std::size_t n) {
-    t.axpy_i8_f32(a, x, g, n);
+  static void accumulate(const KernelTable& t, float* g, const float* a, const std::int8_t* x,
+                         std::size_t rows, std::size_t n) {
+    t.axpy_rows_i8_f32(a, x, n, rows, g, n);
   }
   static void shrink(const KernelTable& t, std::int8_t* z, double k, const Offset* zero, std::size_t n,
                      Dither& dither) {
@@ -106,8 +115,9 @@ struct ModelOps<std::int16_t> {
   static double dot(const KernelTable& t, const std::int16_t* x, const std::int16_t* z, std::size_t n) {
     return static_cast<double>(t.dot_i16(x, z, n));
   }
-  static double dot_base(const KernelTable& t, const std::int16_t* x, const float* w, std::size_t n) {
-    return t.dot_i16_f32(x, w, n);
+  static void dot_rows(const KernelTable& t, const std::int16_t* x, std::size_t rows, const float* w,
+                       std::size_t n, float* out) {
+    t.dot_rows_i16_f32(x, n, rows, w, n, out);
   }
   static std::size_t update(const KernelTable& t, std::int16_t* z, const std::int16_t* x, float a,
                             const Offset* c, std::size_t n, Dither& dither) {
@@ -120,8 +130,9 @@ struct ModelOps<std::int16_t> {
     *dot = static_cast<double>(d);
     return sat;
   }
-  static void accumulate(const KernelTable& t, float* g, float a, const std::int16_t* x, std::size_t n) {
-    t.axpy_i16_f32(a, x, g, n);
+  static void accumulate(const KernelTable& t, float* g, const float* a, const std::int16_t* x,
+                         std::size_t rows, std::size_t n) {
+    t.axpy_rows_i16_f32(a, x, n, rows, g, n);
   }
   static void shrink(const KernelTable& t, std::int16_t* z, double k, const Offset* zero, std::size_t n,
                      Dither& dither) {
@@ -142,6 +153,7 @@ class Trainer {
   Trainer(const KernelTable& t, const TrainData& data, const SolverConfig& cfg)
       : t_(t), data_(data), cfg_(cfg), n_(data.n), d_(data.d), K_(cfg.n_outputs),
         x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_), dots_(K_), g_(K_ * d_), gb_(K_),
+        block_dot_(K_ * kPassRows), block_coef_(K_ * kPassRows),
         stride_((2 + 2 * K_ + 3) / 4 * 4), rows_(n_ * stride_), dither_(seed(1)), sampler_(seed(2)),
         offset_rng_(seed(3)), offset_draws_(seed(4)) {
     for (std::size_t i = 0; i < n_; ++i) {
@@ -290,32 +302,83 @@ class Trainer {
     for (std::size_t k = 0; k < K_; ++k) m_[k] = margin(i, k, Ops::dot(t_, row(i), &z_[k * d_], d_), with_base);
   }
 
+  // Rows per block of the full pass. Four rows are the fastest of 2 to 32 at
+  // d = 2^18 (w and g 1 MiB each, in L3) for every width: a block of more
+  // rows reads more memory streams at once and no longer stays in cache
+  // between its dots and its sum (at fp32 a row is 1 MiB).
+  static constexpr std::size_t kPassRows = 4;
+
+  // The block of rows from i0, when its rows are short (narrow data): it then
+  // arrives while this block is summed. (At d = 256 the pass takes 10% less
+  // time at 16 and 32 bits.) A long row is a stream that the hardware
+  // prefetcher keeps ahead of, and prefetching its start only slowed it.
+  void prefetch_block(std::size_t i0) const {
+    if (d_ * sizeof(T) > 4096) return;
+    const char* begin = reinterpret_cast<const char*>(row(i0));
+    const char* end = reinterpret_cast<const char*>(row(std::min(n_, i0 + kPassRows)));
+    for (const char* p = begin; p < end; p += 64) prefetch_line(p);
+  }
+
+  // Whether the full pass takes its margins from fp32 dots x_i . w: w is the
+  // model at 32 bits and HALP's centre at 8/16 bits (z = 0 right after
+  // recenter()). LP-SGD and LP-SVRG keep margins()'s exact integer dot.
+  bool float_margins() const { return !Ops::kLowPrecision || halp(); }
+
+  const float* anchor_weights(std::size_t k) const {
+    if constexpr (Ops::kLowPrecision)
+      return &w_base_[k * d_];
+    else
+      return &z_[k * d_];
+  }
+
+  // Margins of row i, row r of the block, from the block's dots into m_.
+  void block_margins(std::size_t i, std::size_t r) {
+    const double sx = row_scale(i);
+    for (std::size_t k = 0; k < K_; ++k) {
+      const double xw = block_dot_[k * kPassRows + r];
+      if (halp()) {  // the margin is b + x_i . w_base
+        base(i, k) = sx * xw;
+        m_[k] = b_[k] + base(i, k);
+      } else {  // fp32
+        m_[k] = margin(i, k, xw, false);
+      }
+    }
+  }
+
   // One pass over the data at the anchor: the objective, the full gradient
   // (g_ holds its loss part summed over rows, gb_ the intercept's) and, per row,
   // the loss derivative the inner loop subtracts.
+  //
+  // The rows go in blocks of kPassRows: the block's dots, then each row's loss
+  // and derivative, then g_k += sum_r phi_rk x_r. A block's kernels read w_k
+  // and g_k once instead of once per row, and the block's rows are still in
+  // cache when the sum reads them again. Every sum keeps the row order, so the
+  // result is that of a row-by-row pass, bit for bit.
   Evaluation full_pass() {
     std::fill(g_.begin(), g_.end(), 0.0f);
     std::fill(gb_.begin(), gb_.end(), 0.0);
     double loss = 0;
-    for (std::size_t i = 0; i < n_; ++i) {
-      const double sx = row_scale(i);
-      bool done = false;
-      if constexpr (Ops::kLowPrecision) {
-        if (halp()) {  // z = 0 right after recenter(): the margin is x_i . w_base
-          for (std::size_t k = 0; k < K_; ++k) {
-            base(i, k) = sx * Ops::dot_base(t_, row(i), &w_base_[k * d_], d_);
-            m_[k] = b_[k] + base(i, k);
-          }
-          done = true;
+    for (std::size_t i0 = 0; i0 < n_; i0 += kPassRows) {
+      const std::size_t rows = std::min(kPassRows, n_ - i0);
+      if (float_margins())
+        for (std::size_t k = 0; k < K_; ++k)
+          Ops::dot_rows(t_, row(i0), rows, anchor_weights(k), d_, &block_dot_[k * kPassRows]);
+      prefetch_block(i0 + rows);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t i = i0 + r;
+        if (float_margins())
+          block_margins(i, r);
+        else
+          margins(i, false);
+        loss += loss_and_derivative(cfg_.loss, m_.data(), target(i), K_, phi_.data());
+        for (std::size_t k = 0; k < K_; ++k) {
+          anchor_phi(i, k) = phi_[k];
+          gb_[k] += phi_[k];
+          block_coef_[k * kPassRows + r] = static_cast<float>(phi_[k] * row_scale(i));
         }
       }
-      if (!done) margins(i, false);
-      loss += loss_and_derivative(cfg_.loss, m_.data(), target(i), K_, phi_.data());
-      for (std::size_t k = 0; k < K_; ++k) {
-        anchor_phi(i, k) = phi_[k];
-        gb_[k] += phi_[k];
-        Ops::accumulate(t_, &g_[k * d_], static_cast<float>(phi_[k] * sx), row(i), d_);
-      }
+      for (std::size_t k = 0; k < K_; ++k)
+        Ops::accumulate(t_, &g_[k * d_], &block_coef_[k * kPassRows], row(i0), rows, d_);
     }
     const double inv_n = 1.0 / static_cast<double>(n_);
     double reg = 0, coef_sq = 0, icpt_sq = 0;
@@ -484,6 +547,8 @@ class Trainer {
   std::vector<double> b_, m_, phi_, dots_;
   std::vector<float> g_;
   std::vector<double> gb_;
+  // The full pass's current block: x_r . w_k and the coefficient of x_r in g_k, at [k * kPassRows + r].
+  std::vector<float> block_dot_, block_coef_;
   // Per-row records (see record()), one allocation so that a random sample
   // touches one more cache line, not four arrays; in large pages for the TLB.
   const std::size_t stride_;  // doubles per record: 2 + 2K rounded up to 32 bytes

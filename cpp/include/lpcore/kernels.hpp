@@ -65,11 +65,28 @@ inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block)
   /* The same dot with integer x converted to float: x_i . w for a low-precision data row. */      \
   float dot_i8_f32(const std::int8_t* x, const float* w, std::size_t n);                           \
   float dot_i16_f32(const std::int16_t* x, const float* w, std::size_t n);                         \
+  /* out[r] = dot_*_f32(x + r * ld, w, n) for r < rows, bit for bit: one pass over w for a block   \
+     of rows (the full-gradient pass). ld >= n is the row stride, in elements. */                  \
+  void dot_rows_f32(const float* x, std::size_t ld, std::size_t rows, const float* w, std::size_t n, \
+                    float* out);                                                                   \
+  void dot_rows_i8_f32(const std::int8_t* x, std::size_t ld, std::size_t rows, const float* w,     \
+                       std::size_t n, float* out);                                                 \
+  void dot_rows_i16_f32(const std::int16_t* x, std::size_t ld, std::size_t rows, const float* w,   \
+                        std::size_t n, float* out);                                                \
   /* y <- fma(a, x, y) */                                                                          \
   void axpy_f32(float a, const float* x, float* y, std::size_t n);                                 \
   /* y <- y + a * float(x), rounded twice (no FMA): full-gradient sums over integer rows */       \
   void axpy_i8_f32(float a, const std::int8_t* x, float* y, std::size_t n);                        \
   void axpy_i16_f32(float a, const std::int16_t* x, float* y, std::size_t n);                      \
+  /* axpy_*_f32(a[r], x + r * ld, y, n) for r = 0, 1, ..., rows - 1 in that order, bit for bit:     \
+     one pass over y for a block of rows. ld >= n is the row stride, in elements; y must not       \
+     overlap x. */                                                                                 \
+  void axpy_rows_f32(const float* a, const float* x, std::size_t ld, std::size_t rows, float* y,   \
+                     std::size_t n);                                                               \
+  void axpy_rows_i8_f32(const float* a, const std::int8_t* x, std::size_t ld, std::size_t rows,    \
+                        float* y, std::size_t n);                                                  \
+  void axpy_rows_i16_f32(const float* a, const std::int16_t* x, std::size_t ld, std::size_t rows,  \
+                         float* y, std::size_t n);                                                 \
   /* w <- fma(a, x, w + c): the fp32 SGD / SVRG inner update */                                    \
   void update_f32(float* w, const float* x, float a, const float* c, std::size_t n);               \
   /* z <- clamp127(floor(z + (A*x + c + r) / 256)), A = stochastic round of a*256, r the dither:   \
@@ -124,9 +141,15 @@ struct KernelTable {
   decltype(&scalar::dot_f32) dot_f32;
   decltype(&scalar::dot_i8_f32) dot_i8_f32;
   decltype(&scalar::dot_i16_f32) dot_i16_f32;
+  decltype(&scalar::dot_rows_f32) dot_rows_f32;
+  decltype(&scalar::dot_rows_i8_f32) dot_rows_i8_f32;
+  decltype(&scalar::dot_rows_i16_f32) dot_rows_i16_f32;
   decltype(&scalar::axpy_f32) axpy_f32;
   decltype(&scalar::axpy_i8_f32) axpy_i8_f32;
   decltype(&scalar::axpy_i16_f32) axpy_i16_f32;
+  decltype(&scalar::axpy_rows_f32) axpy_rows_f32;
+  decltype(&scalar::axpy_rows_i8_f32) axpy_rows_i8_f32;
+  decltype(&scalar::axpy_rows_i16_f32) axpy_rows_i16_f32;
   decltype(&scalar::update_f32) update_f32;
   decltype(&scalar::update_i8) update_i8;
   decltype(&scalar::update_i16) update_i16;
