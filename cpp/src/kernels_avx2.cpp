@@ -138,6 +138,14 @@ LPCORE_AVX2 inline __m256 widen8(const std::int16_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
+// The fp32 dot's fixed combining tree of its four accumulators (spec::dot_f32).
+LPCORE_AVX2 inline float combine_dot(__m256 acc0, __m256 acc1, __m256 acc2, __m256 acc3) {
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+  return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+}
+
 // A row's four accumulators of 8 lanes in the fp32 dot (spec::dot_f32).
 struct DotAcc {
   __m256 v[4];
@@ -178,10 +186,7 @@ LPCORE_AVX2 inline void dot_chunk(const T* x, std::size_t ld, const float* b, st
     std::size_t i = n32;
     __m256 acc0 = acc[r][0];
     for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(widen8(a + i), _mm256_loadu_ps(b + i), acc0);
-    const __m256 s = _mm256_add_ps(_mm256_add_ps(acc0, acc[r][1]), _mm256_add_ps(acc[r][2], acc[r][3]));
-    const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
-    float h = _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+    float h = combine_dot(acc0, acc[r][1], acc[r][2], acc[r][3]);
     for (; i < n; ++i) h = std::fma(static_cast<float>(a[i]), b[i], h);
     out[r] = h;
   }
@@ -358,9 +363,10 @@ namespace {
 // sample's row xn (as dot_i8_step does) and summed into the int32 lanes of
 // *dot: at most 4 * 127 * 128 per lane and block, so a chunk cannot overflow.
 template <bool kNegative, bool kDot = false>
-LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
-                                         std::size_t blocks, const std::uint8_t* r, std::int32_t abs_A,
-                                         const std::int8_t* xn = nullptr, __m256i* dot = nullptr) {
+LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x,
+                                                       const std::int16_t* c, std::size_t blocks,
+                                                       const std::uint8_t* r, std::int32_t abs_A,
+                                                       const std::int8_t* xn = nullptr, __m256i* dot = nullptr) {
   const __m256i k_even = _mm256_set1_epi16(static_cast<short>(abs_A));
   const __m256i k_odd = _mm256_set1_epi16(static_cast<short>(static_cast<std::uint32_t>(abs_A) << 8));
   const __m256i high_bytes = _mm256_set1_epi16(static_cast<short>(0xFF00));
@@ -419,10 +425,11 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
 // dot_i16 does it: vpmaddwd pair sums, split into their low 16 bits (*lo) and
 // high 16 bits (*hi); a chunk of 4096 coordinates cannot overflow either.
 template <bool kDot = false>
-LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
-                                          std::size_t blocks, const std::uint8_t* r, std::int32_t A,
-                                          const std::int16_t* xn = nullptr, __m256i* lo_sum = nullptr,
-                                          __m256i* hi_sum = nullptr) {
+LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x,
+                                                        const std::int32_t* c, std::size_t blocks,
+                                                        const std::uint8_t* r, std::int32_t A,
+                                                        const std::int16_t* xn = nullptr, __m256i* lo_sum = nullptr,
+                                                        __m256i* hi_sum = nullptr) {
   const __m256i k_even = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) & 0xFFFFu));
   const __m256i k_odd = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) << 16));
   const __m256i hi = _mm256_set1_epi32(32767), lo = _mm256_set1_epi32(-32767);
@@ -461,8 +468,8 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
 // next-row copy is 0 too, so it adds nothing to the dot.
 template <bool kNegative, bool kDot>
 LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
-                                       std::size_t m, const std::uint8_t* r, std::int32_t abs_A,
-                                       const std::int8_t* xn, __m256i* dot) {
+                                                     std::size_t m, const std::uint8_t* r, std::int32_t abs_A,
+                                                     const std::int8_t* xn, __m256i* dot) {
   alignas(32) std::int8_t zt[32] = {}, xt[32] = {}, xnt[32] = {};
   alignas(32) std::int16_t ct[32] = {};
   std::memcpy(zt, z, m);
@@ -476,8 +483,8 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i8(std::int8_t* z, const std::
 
 template <bool kDot>
 LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
-                                        std::size_t m, const std::uint8_t* r, std::int32_t A,
-                                        const std::int16_t* xn, __m256i* lo_sum, __m256i* hi_sum) {
+                                                      std::size_t m, const std::uint8_t* r, std::int32_t A,
+                                                      const std::int16_t* xn, __m256i* lo_sum, __m256i* hi_sum) {
   alignas(32) std::int16_t zt[16] = {}, xt[16] = {}, xnt[16] = {};
   alignas(32) std::int32_t ct[16] = {};
   std::memcpy(zt, z, m * sizeof(std::int16_t));
@@ -608,10 +615,7 @@ LPCORE_AVX2 float update_dot_f32(float* w, const float* x, float a, const float*
     acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i + 24), step8(i + 24), acc3);
   }
   for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i), step8(i), acc0);
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-  const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-  const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
-  float h = _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+  float h = combine_dot(acc0, acc1, acc2, acc3);
   for (; i < n; ++i) {
     w[i] = c ? std::fma(a, x[i], w[i] + c[i]) : std::fma(a, x[i], w[i]);
     h = std::fma(x_next[i], w[i], h);
