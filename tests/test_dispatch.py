@@ -76,3 +76,16 @@ def test_hidden_avx2_falls_back_to_scalar_and_rejects_explicit_avx2():
 def test_unknown_backend_argument():
     with pytest.raises(ValueError, match="backend must be one of"):
         kernels.dot_i8([1], [1], backend="neon")
+
+
+def test_type_stub_lists_every_binding():
+    """lpcore/_core.pyi declares every function and class the extension exports, and nothing else."""
+    import ast
+    from pathlib import Path
+
+    from lpcore import _core
+
+    stub = ast.parse((Path(lpcore.__file__).parent / "_core.pyi").read_text())
+    declared = {node.name for node in stub.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    exported = {name for name in dir(_core) if not name.startswith("_") and callable(getattr(_core, name))}
+    assert declared == exported, (sorted(exported - declared), sorted(declared - exported))
