@@ -110,8 +110,7 @@ def random_access_bound(method: str, bits: int, n: int, d: int, T: int, row_seco
                         bandwidth: float) -> float:
     """An epoch's floor with random access: T random rows at the measured gather
     rate, plus the full-gradient pass (SVRG / HALP) streamed."""
-    full_pass = n * d * (bits // 8) / bandwidth if method != "sgd" else 0.0
-    return T * row_seconds + full_pass
+    return T * row_seconds + epoch_bytes(method, bits, n, d, 0) / bandwidth
 
 
 def streaming_bandwidth(n_bytes: int, reps: int = 5) -> float:

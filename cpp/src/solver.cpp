@@ -31,6 +31,17 @@ namespace {
 template <class T>
 struct ModelOps;
 
+// The integer update_dot kernels give their exact dot as an int64; the loop
+// takes it as a double, like ModelOps::dot.
+template <class Kernel, class T, class Offset>
+std::size_t update_dot_int(Kernel kernel, T* z, const T* x, float a, const Offset* c, std::size_t n,
+                           Dither& dither, const T* x_next, double* dot) {
+  std::int64_t d = 0;
+  const std::size_t sat = kernel(z, x, a, c, n, dither, x_next, &d);
+  *dot = static_cast<double>(d);
+  return sat;
+}
+
 template <>
 struct ModelOps<float> {
   using Offset = float;
@@ -86,12 +97,10 @@ struct ModelOps<std::int8_t> {
                             const Offset* c, std::size_t n, Dither& dither) {
     return t.update_i8(z, x, a, c, n, dither);
   }
-  static std::size_t update_dot(const KernelTable& t, std::int8_t* z, const std::int8_t* x, float a, const Offset* c,
-                                std::size_t n, Dither& dither, const std::int8_t* x_next, double* dot) {
-    std::int64_t d = 0;
-    const std::size_t sat = t.update_dot_i8(z, x, a, c, n, dither, x_next, &d);
-    *dot = static_cast<double>(d);
-    return sat;
+  static std::size_t update_dot(const KernelTable& t, std::int8_t* z, const std::int8_t* x, float a,
+                                const Offset* c, std::size_t n, Dither& dither, const std::int8_t* x_next,
+                                double* dot) {
+    return update_dot_int(t.update_dot_i8, z, x, a, c, n, dither, x_next, dot);
   }
   static void accumulate(const KernelTable& t, float* g, const float* a, const std::int8_t* x,
                          std::size_t rows, std::size_t n) {
@@ -123,12 +132,10 @@ struct ModelOps<std::int16_t> {
                             const Offset* c, std::size_t n, Dither& dither) {
     return t.update_i16(z, x, a, c, n, dither);
   }
-  static std::size_t update_dot(const KernelTable& t, std::int16_t* z, const std::int16_t* x, float a, const Offset* c,
-                                std::size_t n, Dither& dither, const std::int16_t* x_next, double* dot) {
-    std::int64_t d = 0;
-    const std::size_t sat = t.update_dot_i16(z, x, a, c, n, dither, x_next, &d);
-    *dot = static_cast<double>(d);
-    return sat;
+  static std::size_t update_dot(const KernelTable& t, std::int16_t* z, const std::int16_t* x, float a,
+                                const Offset* c, std::size_t n, Dither& dither, const std::int16_t* x_next,
+                                double* dot) {
+    return update_dot_int(t.update_dot_i16, z, x, a, c, n, dither, x_next, dot);
   }
   static void accumulate(const KernelTable& t, float* g, const float* a, const std::int16_t* x,
                          std::size_t rows, std::size_t n) {
