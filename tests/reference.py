@@ -261,7 +261,6 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     sx = [float(np.float32(s)) for s in row_scale]
     dither = Dither(solver_seed(seed, 1))
     sampler = Xorshift128p(solver_seed(seed, 2))
-    offset_rng = Xorshift128p4(solver_seed(seed, 3))
     offset_draws = Xorshift128p(solver_seed(seed, 4))
     z = np.zeros((K, dim), dtype=np.float64 if exact else np.int64)
     w_base = np.zeros((K, dim), dtype=np.float32)
@@ -276,12 +275,14 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     previous = None  # (grad norm, objective) at the start of the previous epoch
 
     def round_offsets():
-        if bits == 8:
-            words = offset_rng.words32(-(-(K * dim) // 8))[: K * dim]
-            yv = np.clip(c_float / np.float32(1.0 / 256.0), np.float32(-32768), np.float32(32768))
-            fl = np.floor(yv)
-            u = (words >> 8).astype(np.float32) * np.float32(2.0**-24)
-            q = np.clip(fl + (u < (yv - fl)).astype(np.float32), -32767, 32767).astype(np.int64)
+        if bits == 8:  # (floor(256 c * 2^16) + r16) >> 16, one dither offset per chunk
+            q = np.empty(K * dim, dtype=np.int64)
+            table16 = dither.table[: len(dither.table) // 2 * 2].view("<u2")
+            for c0 in range(0, K * dim, DITHER_CHUNK):
+                m = min(DITHER_CHUNK, K * dim - c0)
+                off = dither.offset()
+                fixed = np.floor(c_float[c0 : c0 + m].astype(np.float64) * 2.0**24).astype(np.int64)
+                q[c0 : c0 + m] = (fixed + table16[off : off + m].astype(np.int64)) >> 16
         else:
             q = np.empty(K * dim, dtype=np.int64)
             for j in range(K * dim):
@@ -292,6 +293,8 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
         for k in range(K):
             c_q[k] = unpack(q[k * dim : (k + 1) * dim], block)
 
+    shrink_multipliers = []  # the integer multiplier of every shrinkage (the solver skips the 0s)
+
     def shrink(steps):
         if alpha <= 0 or steps == 0:
             return
@@ -300,6 +303,10 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             z[:] = z - kk * z
             return
         for k in range(K):
+            peek = Dither.__new__(Dither)
+            peek.draws = Xorshift128p.__new__(Xorshift128p)
+            peek.draws.s0, peek.draws.s1 = dither.draws.s0, dither.draws.s1
+            shrink_multipliers.append(peek.multiplier(float(np.float32(-kk)), frac))
             z[k], _ = update_with(dither, z[k], z[k], -kk, np.zeros(dim, dtype=np.int64), bits)
 
     def index():
@@ -395,7 +402,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     coef = (s * z.astype(np.float64) + (w_base.astype(np.float64) if halp else 0.0)).astype(np.float32)
     return {"offset": z, "centre": w_base, "coef": coef, "intercept": np.array(b), "scale": s,
             "objective": np.array(history), "grad_norm": np.array(grad_norms), "mu": np.array(mus),
-            "saturated": np.array(saturated)}
+            "saturated": np.array(saturated), "shrink_multipliers": np.array(shrink_multipliers)}
 
 
 # ---- float formats ----------------------------------------------------------

@@ -51,6 +51,32 @@ def test_lp_integer_state_matches_reference_exactly(bits, loss, K, method, backe
     np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-12)
 
 
+# alpha where a refresh's shrinkage multiplier (Q8 / Q15) is 0 about half the
+# time: the solver skips those passes and keeps the dots its fused update took.
+SMALL_ALPHA = {8: 2.5e-3, 16: 2e-5}
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("method", METHODS)
+def test_skipped_shrinkage_changes_nothing(bits, method, backend):
+    Xq, rs, y = problem(bits, "logistic", 1)
+    kw = dict(ARGS, alpha=SMALL_ALPHA[bits], epoch_length=200, max_iter=2)
+    r = run(Xq, rs, y, 1, backend=backend, method=method, loss="logistic", **kw)
+    ref = reference.fit_reference(Xq, rs, y, 1, method=method, loss="logistic", bits=bits, **kw)
+    A = ref["shrink_multipliers"]
+    assert np.any(A == 0) and np.any(A != 0), A  # both the skipped and the applied path ran
+    assert np.any(ref["centre" if method == "halp" else "offset"] != 0)
+    if method == "halp":  # the second epoch adds NumPy-ordered float dots
+        np.testing.assert_allclose(r["coef"], ref["coef"], rtol=1e-4, atol=1e-6)
+        first = dict(kw, max_iter=1)
+        r = run(Xq, rs, y, 1, backend=backend, method=method, loss="logistic", **first)
+        ref = reference.fit_reference(Xq, rs, y, 1, method=method, loss="logistic", bits=bits, **first)
+        np.testing.assert_array_equal(r["centre"], ref["centre"])
+    else:
+        np.testing.assert_array_equal(r["offset"], ref["offset"])
+        np.testing.assert_array_equal(r["coef"], ref["coef"])
+
+
 @pytest.mark.parametrize("bits", [8, 16])
 @pytest.mark.parametrize("loss,K", LOSSES)
 def test_halp_matches_reference(bits, loss, K, backend):

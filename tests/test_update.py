@@ -178,3 +178,65 @@ def test_update_dot_rejects_mismatched_lengths():
     w = np.zeros(4, dtype=np.float32)
     with pytest.raises(ValueError, match="lengths differ"):
         _core.update_dot_f32(w, w, 0.1, None, w[:3], None)
+
+
+# ---- the int8 solvers' offset re-rounding ------------------------------------
+
+
+def round_offsets_twin(c, seed):
+    """round_offsets_i8 in NumPy: (floor(c 2^24) + r16) >> 16 per chunk of the dither."""
+    d = reference.Dither(seed)
+    table16 = d.table[: len(d.table) // 2 * 2].view("<u2").astype(np.int64)
+    y = np.clip(np.asarray(c, np.float32).astype(np.float64) * 2.0**24, -(2.0**30), 2.0**30)
+    y = np.where(np.isnan(y), -(2.0**30), y)
+    out = np.empty(len(y), np.int64)
+    for c0 in range(0, len(y), reference.DITHER_CHUNK):
+        m = min(reference.DITHER_CHUNK, len(y) - c0)
+        off = d.offset()
+        out[c0 : c0 + m] = (np.floor(y[c0 : c0 + m]).astype(np.int64) + table16[off : off + m]) >> 16
+    return out
+
+
+def offsets_case(rng, n):
+    c = rng.uniform(-64, 64, n).astype(np.float32)
+    c[::7] = rng.uniform(-1e-3, 1e-3, len(c[::7]))  # below one Q8 unit
+    specials = np.array([0.0, -0.0, 63.99, -63.99, 1e30, -1e30, np.inf, -np.inf, np.nan, 1e-40, -1e-40,
+                         2.0**-24, -(2.0**-24), 0.5 / 256, -0.5 / 256], np.float32)
+    k = min(n, len(specials))
+    c[:k] = specials[:k]
+    return c
+
+
+def test_round_offsets_matches_twin_and_backends_agree(backend):
+    rng = np.random.default_rng(11)
+    for n in LENGTHS:
+        c = offsets_case(rng, n)
+        seed = int(rng.integers(2**62))
+        got = _core.round_offsets_i8(c, _core.Dither(seed), backend)
+        assert got.dtype == np.int16
+        np.testing.assert_array_equal(got, round_offsets_twin(c, seed), err_msg=f"n={n}")
+        for other in BACKENDS:
+            np.testing.assert_array_equal(got, _core.round_offsets_i8(c, _core.Dither(seed), other))
+
+
+def test_round_offsets_is_unbiased_and_within_one_unit(backend):
+    rng = np.random.default_rng(12)
+    c = rng.uniform(-60, 60, 64).astype(np.float32)
+    c[:8] = [1e-4, -1e-4, 0.3 / 256, -0.3 / 256, 0.0, 17 / 256, -17 / 256, 2.0**-20]
+    dither = _core.Dither(3)  # one stream: every call reads the table at fresh offsets
+    draws = np.array([_core.round_offsets_i8(c, dither, backend) for _ in range(4000)], np.float64)
+    exact = c.astype(np.float64) * 256
+    assert np.all(draws >= np.floor(exact)) and np.all(draws <= np.ceil(exact))
+    # The mean of 4000 draws of a {floor, ceil} variable: standard error <= 0.5 / sqrt(4000) = 0.008.
+    np.testing.assert_allclose(draws.mean(0), exact, atol=0.04)
+    assert draws[:, 4].max() == 0 and np.ptp(draws[:, 5]) == 0  # exact Q8 values never move
+
+
+def test_round_offsets_consumes_one_offset_per_chunk():
+    for n in [1, 4096, 4097, 9000]:
+        d = _core.Dither(5)
+        _core.round_offsets_i8(np.zeros(n, np.float32), d)
+        twin = _core.Dither(5)
+        for _ in range(-(-n // _core.Dither.chunk)):
+            twin.next_offset()
+        assert d.next_offset() == twin.next_offset()

@@ -514,6 +514,16 @@ PYBIND11_MODULE(_core, m) {
         py::gil_scoped_release nogil;
         return t.update_dot_f32(wp, x.data(), a, cp, static_cast<std::size_t>(w.size()), x_next.data());
       }, nc("w"), nc("x"), py::arg("a"), py::arg("c").none(true), nc("x_next"), be);
+  m.def("round_offsets_i8", [](const Array<float>& c, Dither& dither, const Backend& backend) {
+        const auto n = static_cast<std::size_t>(c.size());
+        Array<std::int16_t> q(c.size());
+        const float* cp = c.data();
+        std::int16_t* qp = q.mutable_data();
+        const auto fn = table(backend).round_offsets_i8;
+        py::gil_scoped_release nogil;
+        fn(cp, n, dither, qp);
+        return q;
+      }, nc("c"), py::arg("dither"), be);
   m.def("pack_offsets_i8", [](const Array<std::int16_t>& c) { return packed(c, kPackBlockI8); }, nc("c"));
   m.def("pack_offsets_i16", [](const Array<std::int32_t>& c) { return packed(c, kPackBlockI16); }, nc("c"));
 

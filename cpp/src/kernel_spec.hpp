@@ -118,6 +118,19 @@ inline std::uint16_t load_u16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
 }
 
+// ---- offset re-rounding (int8 solvers) --------------------------------------
+// c (grid units) -> Q8 with a 16-bit dither r, exactly: y = c * 2^24 (a power
+// of two: no rounding) clamped to [-2^30, 2^30] with NaN -> -2^30 (the order
+// vmaxps / vminps give), then q = (floor(y) + r) >> 16. For uniform r,
+// E[q] = floor(y) / 2^16 = 256 c to within 2^-16.
+inline std::int16_t round_offset_q8(float c, std::uint16_t r) {
+  float y = c * 0x1p24f;
+  y = y > -0x1p30f ? y : -0x1p30f;
+  y = y < 0x1p30f ? y : 0x1p30f;
+  const auto t = static_cast<std::int32_t>(std::floor(y));
+  return static_cast<std::int16_t>((t + static_cast<std::int32_t>(r)) >> 16);
+}
+
 // ---- quantization ------------------------------------------------------------
 // y = x / scale, NaN -> 0, clamped to +-(qmax + 1); then
 //   nearest:    q = nearbyint(y)            (ties to even)
@@ -182,6 +195,12 @@ void for_each_chunk(std::size_t n, Dither& dither, Body&& body) {
     const std::size_t m = std::min(Dither::kChunk, n - c0);
     body(c0, m, dither.next_offset());
   }
+}
+
+// round_offsets_i8 on coordinates [k0, m) of one chunk; r is the chunk's dither.
+inline void round_offsets_chunk_i8(const float* c, std::size_t k0, std::size_t m, const std::uint8_t* r,
+                                   std::int16_t* q) {
+  for (std::size_t k = k0; k < m; ++k) q[k] = round_offset_q8(c[k], load_u16(r + 2 * k));
 }
 
 // Scalar processing of coordinates [c0 + k0, c0 + m) of one chunk.

@@ -590,6 +590,27 @@ LPCORE_AVX2 std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, f
   return update_driver_i16<true>(z, x, a, c, n, dither, x_next, dot);
 }
 
+LPCORE_AVX2 void round_offsets_i8(const float* c, std::size_t n, Dither& dither, std::int16_t* q) {
+  const __m256 scale = _mm256_set1_ps(0x1p24f), lo = _mm256_set1_ps(-0x1p30f), hi = _mm256_set1_ps(0x1p30f);
+  const auto fixed = [&](const float* p) __attribute__((always_inline, target("avx2,fma"))) {
+    const __m256 y = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(p), scale), lo), hi);
+    return _mm256_cvtps_epi32(_mm256_floor_ps(y));  // integral and |y| <= 2^30: exact
+  };
+  for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
+    const std::size_t m = std::min(Dither::kChunk, n - c0);
+    const std::uint8_t* r = dither.table.data() + 2 * dither.next_offset();
+    std::size_t k = 0;
+    for (; k + 16 <= m; k += 16) {
+      const __m256i rv = load(r + 2 * k);
+      const __m256i q0 = _mm256_add_epi32(fixed(c + c0 + k), _mm256_cvtepu16_epi32(_mm256_castsi256_si128(rv)));
+      const __m256i q1 = _mm256_add_epi32(fixed(c + c0 + k + 8), _mm256_cvtepu16_epi32(_mm256_extracti128_si256(rv, 1)));
+      const __m256i packed = _mm256_packs_epi32(_mm256_srai_epi32(q0, 16), _mm256_srai_epi32(q1, 16));
+      store(q + c0 + k, _mm256_permute4x64_epi64(packed, 0xD8));  // packs interleaves the lanes
+    }
+    spec::round_offsets_chunk_i8(c + c0, k, m, r, q + c0);
+  }
+}
+
 // update_f32 (or axpy_f32 when c is null) fused with dot_f32(x_next, w): each
 // block's new w goes straight into dot_f32's accumulators, in dot_f32's order
 // (fma is commutative in its two factors, so fma(w, xn, acc) = fma(xn, w, acc)).

@@ -115,6 +115,12 @@ float update_dot_f32(float* w, const float* x, float a, const float* c, std::siz
   return dot_f32(x_next, w, n);
 }
 
+void round_offsets_i8(const float* c, std::size_t n, Dither& dither, std::int16_t* q) {
+  spec::for_each_chunk(n, dither, [&](std::size_t c0, std::size_t m, std::size_t off) {
+    spec::round_offsets_chunk_i8(c + c0, 0, m, dither.table.data() + 2 * off, q + c0);
+  });
+}
+
 std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,
                         Xorshift128p4& rng, std::int8_t* q) {
   return spec::quantize_range(x, 0, n, scale, rounding, rng, q, 127.0f);

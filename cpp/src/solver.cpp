@@ -42,6 +42,22 @@ std::size_t update_dot_int(Kernel kernel, T* z, const T* x, float a, const Offse
   return sat;
 }
 
+// The integer shrinkage z <- Q(z - k z) is the fused update with x = z and
+// zero offsets. When its multiplier rounds to 0 (k below one Q8 / Q15 unit,
+// the usual case for a small alpha) every coordinate stays where it is, so
+// the pass is skipped and only its draws are consumed: bit for bit the same
+// stream and model. Returns whether z may have changed.
+template <class Kernel, class T, class Offset>
+bool shrink_int(Kernel update, T* z, double k, const Offset* zero, std::size_t n, Dither& dither, int frac) {
+  const auto a = static_cast<float>(-k);
+  if (dither.peek_multiplier(a, frac) == 0) {
+    dither.skip_update(n);
+    return false;
+  }
+  update(z, z, a, zero, n, dither);
+  return true;
+}
+
 template <>
 struct ModelOps<float> {
   using Offset = float;
@@ -72,8 +88,9 @@ struct ModelOps<float> {
                          std::size_t n) {
     t.axpy_rows_f32(a, x, n, rows, g, n);
   }
-  static void shrink(const KernelTable& t, float* z, double k, const float*, std::size_t n, Dither&) {
+  static bool shrink(const KernelTable& t, float* z, double k, const float*, std::size_t n, Dither&) {
     t.axpy_f32(static_cast<float>(-k), z, z, n);
+    return true;
   }
 };
 
@@ -106,9 +123,9 @@ struct ModelOps<std::int8_t> {
                          std::size_t rows, std::size_t n) {
     t.axpy_rows_i8_f32(a, x, n, rows, g, n);
   }
-  static void shrink(const KernelTable& t, std::int8_t* z, double k, const Offset* zero, std::size_t n,
+  static bool shrink(const KernelTable& t, std::int8_t* z, double k, const Offset* zero, std::size_t n,
                      Dither& dither) {
-    t.update_i8(z, z, static_cast<float>(-k), zero, n, dither);
+    return shrink_int(t.update_i8, z, k, zero, n, dither, kFrac);
   }
 };
 
@@ -141,9 +158,9 @@ struct ModelOps<std::int16_t> {
                          std::size_t rows, std::size_t n) {
     t.axpy_rows_i16_f32(a, x, n, rows, g, n);
   }
-  static void shrink(const KernelTable& t, std::int16_t* z, double k, const Offset* zero, std::size_t n,
+  static bool shrink(const KernelTable& t, std::int16_t* z, double k, const Offset* zero, std::size_t n,
                      Dither& dither) {
-    t.update_i16(z, z, static_cast<float>(-k), zero, n, dither);
+    return shrink_int(t.update_i16, z, k, zero, n, dither, kFrac);
   }
 };
 
@@ -162,7 +179,7 @@ class Trainer {
         x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_), dots_(K_), g_(K_ * d_), gb_(K_),
         block_dot_(K_ * kPassRows), block_coef_(K_ * kPassRows),
         stride_((2 + 2 * K_ + 3) / 4 * 4), rows_(n_ * stride_), dither_(seed(1)), sampler_(seed(2)),
-        offset_rng_(seed(3)), offset_draws_(seed(4)) {
+        offset_draws_(seed(4)) {
     for (std::size_t i = 0; i < n_; ++i) {
       record(i)[0] = data.y[i];
       record(i)[1] = Ops::kLowPrecision ? static_cast<double>(data.row_scale[i]) : 1.0;
@@ -445,10 +462,12 @@ class Trainer {
 
   // Stochastic rounding of c_float_ (packed) into the fixed-point offsets c_.
   // int8 runs this every kRefreshPeriod steps so that the Q8 rounding error of
-  // c averages out within the epoch; int16 (Q15) once per epoch.
+  // c averages out within the epoch: an integer kernel with a 16-bit dither
+  // from the update's table, a few instructions per coordinate. int16 (Q15)
+  // rounds once per epoch.
   void round_offsets() {
     if constexpr (std::is_same_v<T, std::int8_t>) {
-      t_.quantize_i16(c_float_.data(), K_ * d_, 1.0f / 256.0f, Rounding::stochastic, offset_rng_, c_.data());
+      t_.round_offsets_i8(c_float_.data(), K_ * d_, dither_, c_.data());
     } else if constexpr (std::is_same_v<T, std::int16_t>) {
       for (std::size_t j = 0; j < K_ * d_; ++j) {
         const double v = std::ldexp(static_cast<double>(c_float_[j]), Ops::kFrac);
@@ -464,12 +483,14 @@ class Trainer {
   }
 
   // The L2 penalty's alpha s z part, for `steps` steps at once: z <- Q(z - k z)
-  // with k = 1 - (1 - eta alpha)^steps.
-  void shrink(std::size_t steps) {
-    if (cfg_.alpha <= 0 || steps == 0) return;
+  // with k = 1 - (1 - eta alpha)^steps. Returns whether z may have changed.
+  bool shrink(std::size_t steps) {
+    if (cfg_.alpha <= 0 || steps == 0) return false;
     const double k = steps == kRefreshPeriod ? shrink_period_ : shrink_factor(steps);
     const Offset* zero = Ops::kLowPrecision ? zero_.data() : nullptr;
-    for (std::size_t c = 0; c < K_; ++c) Ops::shrink(t_, &z_[c * d_], k, zero, d_, dither_);
+    bool changed = false;
+    for (std::size_t c = 0; c < K_; ++c) changed |= Ops::shrink(t_, &z_[c * d_], k, zero, d_, dither_);
+    return changed;
   }
 
   // Everything step i will read at a random address: the row (its first 4 KiB;
@@ -500,9 +521,11 @@ class Trainer {
       ++drawn;
     };
     while (drawn < std::min(kLookahead, cfg_.epoch_length)) draw();
-    // A step's update also computes the next sample's model dots (update_dot),
-    // unless the periodic shrinkage changes z in between; then the next step
-    // takes its dots itself.
+    // A step's update also computes the next sample's model dots (update_dot).
+    // On a refresh step the periodic shrinkage may move z after the update:
+    // at 8/16 bits it rarely does (its multiplier mostly rounds to 0), so the
+    // update still takes the dots and the next step retakes them if it did;
+    // at 32 bits it always does, so that update runs alone.
     bool have_margins = false;
     for (std::size_t step = 0; step < cfg_.epoch_length; ++step) {
       const std::size_t i = ring[step % kLookahead];
@@ -511,7 +534,7 @@ class Trainer {
       loss_and_derivative(cfg_.loss, m_.data(), target(i), K_, phi_.data());
       const double sx = row_scale(i);
       const bool refresh = since_refresh + 1 == kRefreshPeriod;
-      have_margins = !refresh && step + 1 < cfg_.epoch_length;
+      have_margins = (!refresh || Ops::kLowPrecision) && step + 1 < cfg_.epoch_length;
       const std::size_t j = ring[(step + 1) % kLookahead];  // the next sample, if any
       for (std::size_t k = 0; k < K_; ++k) {
         const double delta = vr ? phi_[k] - anchor_phi(i, k) : phi_[k];
@@ -526,7 +549,7 @@ class Trainer {
       if (have_margins)
         for (std::size_t k = 0; k < K_; ++k) m_[k] = margin(j, k, dots_[k], halp());
       if (refresh) {
-        shrink(kRefreshPeriod);
+        if (shrink(kRefreshPeriod)) have_margins = false;
         since_refresh = 0;
         if constexpr (std::is_same_v<T, std::int8_t>)
           if (vr) round_offsets();
@@ -569,7 +592,6 @@ class Trainer {
   const double shrink_period_ = shrink_factor(kRefreshPeriod);
   Dither dither_;
   Xorshift128p sampler_;
-  Xorshift128p4 offset_rng_;
   Xorshift128p offset_draws_;  // int16 offsets' rounding
 };
 

@@ -57,8 +57,25 @@ struct Dither {
   // a * 2^frac_bits is exact in double, and for |t| <= 2^40 the integer
   // conversion gives floor(t) exactly, so the result equals
   // floor(t) + [u < t - floor(t)] with t = ldexp(a, frac_bits).
-  std::int64_t draw_multiplier(float a, int frac_bits) {
-    const double u = draws.uniform();
+  std::int64_t draw_multiplier(float a, int frac_bits) { return multiplier(draws.uniform(), a, frac_bits); }
+
+  // What the next draw_multiplier(a, frac_bits) will return, without drawing it.
+  std::int64_t peek_multiplier(float a, int frac_bits) const {
+    Xorshift128p copy = draws;
+    return multiplier(copy.uniform(), a, frac_bits);
+  }
+
+  // Consume exactly the draws of one fused update of n coordinates (its
+  // multiplier and one offset per chunk) without running it: for an update
+  // known to leave its input unchanged, so that the stream stays where the
+  // update would have left it.
+  void skip_update(std::size_t n) {
+    draws.next();
+    for (std::size_t c0 = 0; c0 < n; c0 += kChunk) next_offset();
+  }
+
+ private:
+  static std::int64_t multiplier(double u, float a, int frac_bits) {
     constexpr double kMax = 0x1p40;
     double t = static_cast<double>(a) * static_cast<double>(std::int64_t{1} << frac_bits);
     if (!(t > -kMax)) t = -kMax;
