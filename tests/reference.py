@@ -133,6 +133,7 @@ def quantize_reference(x, scale, bits, stochastic, seed):
 
 GOLDEN = 0x9E3779B97F4A7C15
 REFRESH_PERIOD = 16
+OFFSET_PERIOD = 64
 PACK_BLOCK = {8: 32, 16: 16}
 
 
@@ -395,7 +396,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             if since == REFRESH_PERIOD:
                 shrink(since)
                 since = 0
-                if bits == 8 and vr:
+                if bits == 8 and vr and (step + 1) % OFFSET_PERIOD == 0:
                     round_offsets()
         shrink(since)
         saturated.append(sat / (epoch_length * K * dim) if epoch_length > 0 else 0.0)

@@ -461,7 +461,7 @@ class Trainer {
   }
 
   // Stochastic rounding of c_float_ (packed) into the fixed-point offsets c_.
-  // int8 runs this every kRefreshPeriod steps so that the Q8 rounding error of
+  // int8 runs this every kOffsetPeriod steps so that the Q8 rounding error of
   // c averages out within the epoch: an integer kernel with a 16-bit dither
   // from the update's table, a few instructions per coordinate. int16 (Q15)
   // rounds once per epoch.
@@ -552,7 +552,7 @@ class Trainer {
         if (shrink(kRefreshPeriod)) have_margins = false;
         since_refresh = 0;
         if constexpr (std::is_same_v<T, std::int8_t>)
-          if (vr) round_offsets();
+          if (vr && (step + 1) % kOffsetPeriod == 0) round_offsets();
       } else {
         ++since_refresh;
       }
