@@ -434,9 +434,8 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
   const __m256i k_even = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) & 0xFFFFu));
   const __m256i k_odd = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) << 16));
   const __m256i hi = _mm256_set1_epi32(32767), lo = _mm256_set1_epi32(-32767);
-  __m256i count = _mm256_setzero_si256();
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const std::size_t p = 16 * b;
+  __m256i kept = _mm256_setzero_si256();  // coordinates that did not saturate, per int32 lane
+  const auto block = [&](std::size_t p) __attribute__((always_inline, target("avx2,fma"))) {
     const __m256i zv = load(z + p), xv = load(x + p);
     // B = 32768 z + (r >> 1)
     const __m256i b_odd = _mm256_srai_epi32(_mm256_blend_epi16(load(r + 2 * p), zv, 0xAA), 1);
@@ -445,11 +444,10 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
     const __m256i l_even = _mm256_add_epi32(b_even, _mm256_add_epi32(load(c + p), _mm256_madd_epi16(xv, k_even)));
     const __m256i l_odd = _mm256_add_epi32(b_odd, _mm256_add_epi32(load(c + p + 8), _mm256_madd_epi16(xv, k_odd)));
     const __m256i v_even = _mm256_srai_epi32(l_even, 15), v_odd = _mm256_srai_epi32(l_odd, 15);
-    const __m256i out_even = _mm256_or_si256(_mm256_cmpgt_epi32(v_even, hi), _mm256_cmpgt_epi32(lo, v_even));
-    const __m256i out_odd = _mm256_or_si256(_mm256_cmpgt_epi32(v_odd, hi), _mm256_cmpgt_epi32(lo, v_odd));
-    count = _mm256_sub_epi32(count, _mm256_add_epi32(out_even, out_odd));
     const __m256i res_even = _mm256_min_epi32(_mm256_max_epi32(v_even, lo), hi);
     const __m256i res_odd = _mm256_min_epi32(_mm256_max_epi32(v_odd, lo), hi);
+    // A coordinate saturated exactly when the clamp changed it.
+    kept = _mm256_sub_epi32(kept, _mm256_add_epi32(_mm256_cmpeq_epi32(res_even, v_even), _mm256_cmpeq_epi32(res_odd, v_odd)));
     const __m256i z_new = _mm256_blend_epi16(res_even, _mm256_slli_epi32(res_odd, 16), 0xAA);
     store(z + p, z_new);
     if constexpr (kDot) {
@@ -457,8 +455,18 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
       *lo_sum = _mm256_add_epi32(*lo_sum, _mm256_and_si256(pairs, _mm256_set1_epi32(0xFFFF)));
       *hi_sum = _mm256_add_epi32(*hi_sum, _mm256_srai_epi32(pairs, 16));
     }
+  };
+  // As in the int8 kernel, only the streamed row is prefetched (measured at
+  // d = 2^18: a step 10% faster than without a prefetch).
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z, x and xn
+    const std::size_t p = 16 * b;
+    prefetch((kDot ? xn : x) + p + kPrefetchBytes / 2);
+    block(p);
+    block(p + 16);
   }
-  return static_cast<std::size_t>(hsum_i32_small(count));  // at most one chunk: <= 4096
+  if (b < blocks) block(16 * b);
+  return 16 * blocks - static_cast<std::size_t>(hsum_i32_small(kept));  // at most one chunk: <= 4096
 }
 
 // The last m < 32 (int8) or m < 16 (int16) coordinates of a fast-path update,
