@@ -370,7 +370,6 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
   const __m256i k_even = _mm256_set1_epi16(static_cast<short>(abs_A));
   const __m256i k_odd = _mm256_set1_epi16(static_cast<short>(static_cast<std::uint32_t>(abs_A) << 8));
   const __m256i high_bytes = _mm256_set1_epi16(static_cast<short>(0xFF00));
-  const __m256i low_bytes = _mm256_set1_epi16(0x00FF);
   const __m256i rail = _mm256_set1_epi16(32767);
   const __m256i minus128 = _mm256_set1_epi8(-128), minus127 = _mm256_set1_epi8(-127);
   __m256i count = _mm256_setzero_si256();  // per-byte counts, <= kChunk / 32 = 128
@@ -378,7 +377,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
     const __m256i zv = load(z + p), xv = load(x + p);
     // B = 256 z + r  (dither r = table[offset + (k ^ 1)])
     const __m256i b_odd = _mm256_blendv_epi8(load(r + p), zv, high_bytes);
-    const __m256i b_even = _mm256_blendv_epi8(_mm256_slli_epi16(zv, 8), load(r + p + 1), low_bytes);
+    const __m256i b_even = _mm256_blendv_epi8(load(r + p + 1), _mm256_slli_epi16(zv, 8), high_bytes);
     // S = c +- |A| x
     const __m256i p_even = _mm256_maddubs_epi16(k_even, xv), p_odd = _mm256_maddubs_epi16(k_odd, xv);
     __m256i s_even, s_odd;
