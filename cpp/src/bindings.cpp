@@ -476,12 +476,12 @@ PYBIND11_MODULE(_core, m) {
         std::copy(d.table.begin(), d.table.end(), out.mutable_data());
         return out;
       })
-      .def("draw_multiplier", [](Dither& d, float a, int frac_bits) {
+      .def("draw_multiplier", [](Dither& d, float a, int frac_bits, const Backend& backend) {
             if (frac_bits < 0 || frac_bits > 30)
               throw std::invalid_argument("draw_multiplier: frac_bits must be in [0, 30], got " +
                                           std::to_string(frac_bits));
-            return d.draw_multiplier(a, frac_bits);
-          }, py::arg("a"), py::arg("frac_bits"))
+            return table(backend).draw_multiplier(d, a, frac_bits);
+          }, py::arg("a"), py::arg("frac_bits"), be)
       .def("next_offset", &Dither::next_offset)
       .def_property_readonly_static("chunk", [](py::object) { return Dither::kChunk; });
 

@@ -73,6 +73,10 @@ void update_f32(float* w, const float* x, float a, const float* c, std::size_t n
   for (std::size_t i = 0; i < n; ++i) w[i] = std::fma(a, x[i], w[i] + c[i]);
 }
 
+std::int64_t draw_multiplier(Dither& dither, float a, int frac_bits) {
+  return dither.draw_multiplier(a, frac_bits);
+}
+
 std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,
                       std::size_t n, Dither& dither) {
   const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI8);

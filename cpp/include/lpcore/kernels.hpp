@@ -89,6 +89,8 @@ inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block)
                          float* y, std::size_t n);                                                 \
   /* w <- fma(a, x, w + c): the fp32 SGD / SVRG inner update */                                    \
   void update_f32(float* w, const float* x, float a, const float* c, std::size_t n);               \
+  /* The fused updates' multiplier: Dither::draw_multiplier (the specification), one draw. */     \
+  std::int64_t draw_multiplier(Dither& dither, float a, int frac_bits);                            \
   /* z <- clamp127(floor(z + (A*x + c + r) / 256)), A = stochastic round of a*256, r the dither:   \
      the stochastic-rounding update of HALP / LP-SVRG. c is Q8 in packed layout.                   \
      Returns the number of saturated coordinates. */                                               \
@@ -156,6 +158,7 @@ struct KernelTable {
   decltype(&scalar::axpy_rows_i8_f32) axpy_rows_i8_f32;
   decltype(&scalar::axpy_rows_i16_f32) axpy_rows_i16_f32;
   decltype(&scalar::update_f32) update_f32;
+  decltype(&scalar::draw_multiplier) draw_multiplier;
   decltype(&scalar::update_i8) update_i8;
   decltype(&scalar::update_i16) update_i16;
   decltype(&scalar::update_dot_i8) update_dot_i8;
