@@ -187,8 +187,9 @@ def round_offsets_twin(c, seed):
     """round_offsets_i8 in NumPy: (floor(c 2^24) + r16) >> 16 per chunk of the dither."""
     d = reference.Dither(seed)
     table16 = d.table[: len(d.table) // 2 * 2].view("<u2").astype(np.int64)
-    y = np.clip(np.asarray(c, np.float32).astype(np.float64) * 2.0**24, -(2.0**30), 2.0**30)
-    y = np.where(np.isnan(y), -(2.0**30), y)
+    top = 16383.0 * 2.0**16
+    y = np.clip(np.asarray(c, np.float32).astype(np.float64) * 2.0**24, -top, top)
+    y = np.where(np.isnan(y), -top, y)
     out = np.empty(len(y), np.int64)
     for c0 in range(0, len(y), reference.DITHER_CHUNK):
         m = min(reference.DITHER_CHUNK, len(y) - c0)
@@ -210,13 +211,22 @@ def offsets_case(rng, n):
 def test_round_offsets_matches_twin_and_backends_agree(backend):
     rng = np.random.default_rng(11)
     for n in LENGTHS:
-        c = offsets_case(rng, n)
-        seed = int(rng.integers(2**62))
-        got = _core.round_offsets_i8(c, _core.Dither(seed), backend)
-        assert got.dtype == np.int16
-        np.testing.assert_array_equal(got, round_offsets_twin(c, seed), err_msg=f"n={n}")
-        for other in BACKENDS:
-            np.testing.assert_array_equal(got, _core.round_offsets_i8(c, _core.Dither(seed), other))
+        for start in (0, 1):  # 1: a start that is not 32-byte aligned
+            c = offsets_case(rng, n + start)[start:]
+            seed = int(rng.integers(2**62))
+            got = _core.round_offsets_i8(c, _core.Dither(seed), backend)
+            assert got.dtype == np.int16 and got.shape == c.shape
+            assert np.all(np.abs(got.astype(np.int32)) <= kernels.MAX_OFFSET[8])  # the update's domain
+            np.testing.assert_array_equal(got, round_offsets_twin(c, seed), err_msg=f"n={n}")
+            for other in BACKENDS:
+                np.testing.assert_array_equal(got, _core.round_offsets_i8(c, _core.Dither(seed), other))
+
+
+def test_round_offsets_rejects_bad_input():
+    with pytest.raises(ValueError, match="one-dimensional"):
+        _core.round_offsets_i8(np.zeros((2, 3), np.float32), _core.Dither(0))
+    with pytest.raises(TypeError):
+        _core.round_offsets_i8(np.zeros(3, np.float64), _core.Dither(0))
 
 
 def test_round_offsets_is_unbiased_and_within_one_unit(backend):
@@ -240,3 +250,25 @@ def test_round_offsets_consumes_one_offset_per_chunk():
         for _ in range(-(-n // _core.Dither.chunk)):
             twin.next_offset()
         assert d.next_offset() == twin.next_offset()
+
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_zero_multiplier_update_is_identity_on_the_grid(bits, backend):
+    # The solver skips a shrinkage (x = z, zero offsets) whose multiplier is 0
+    # and only consumes its draws: that is exact because such an update leaves
+    # every grid value where it is and draws one multiplier plus one offset
+    # per chunk.
+    lim = LIM[bits]
+    dtype, offset = (np.int8, np.int16) if bits == 8 else (np.int16, np.int32)
+    for n in [1, 31, 32, 4096, 4097, 9000]:
+        z = np.resize(np.arange(-lim, lim + 1), n).astype(dtype)
+        d = _core.Dither(n)
+        sat = getattr(_core, f"update_i{bits}")(z, z.copy(), 0.0, np.zeros(n, offset), d, backend)
+        np.testing.assert_array_equal(z, np.resize(np.arange(-lim, lim + 1), n).astype(dtype))
+        twin = _core.Dither(n)
+        twin.draw_multiplier(0.0, 8)
+        for _ in range(-(-n // _core.Dither.chunk)):
+            twin.next_offset()
+        assert d.next_offset() == twin.next_offset()
+        assert sat <= n

@@ -515,6 +515,8 @@ PYBIND11_MODULE(_core, m) {
         return t.update_dot_f32(wp, x.data(), a, cp, static_cast<std::size_t>(w.size()), x_next.data());
       }, nc("w"), nc("x"), py::arg("a"), py::arg("c").none(true), nc("x_next"), be);
   m.def("round_offsets_i8", [](const Array<float>& c, Dither& dither, const Backend& backend) {
+        if (c.ndim() != 1)
+          throw std::invalid_argument("round_offsets_i8: c must be one-dimensional, got shape " + shape_of(c));
         const auto n = static_cast<std::size_t>(c.size());
         Array<std::int16_t> q(c.size());
         const float* cp = c.data();

@@ -120,13 +120,15 @@ inline std::uint16_t load_u16(const std::uint8_t* p) {
 
 // ---- offset re-rounding (int8 solvers) --------------------------------------
 // c (grid units) -> Q8 with a 16-bit dither r, exactly: y = c * 2^24 (a power
-// of two: no rounding) clamped to [-2^30, 2^30] with NaN -> -2^30 (the order
-// vmaxps / vminps give), then q = (floor(y) + r) >> 16. For uniform r,
-// E[q] = floor(y) / 2^16 = 256 c to within 2^-16.
+// of two: no rounding) clamped to +-kOffsetFixedMax = +-16383 * 2^16 with NaN
+// -> the lower end (the order vmaxps / vminps give), then
+// q = (floor(y) + r) >> 16. For uniform r, E[q] = floor(y) / 2^16 = 256 c to
+// within 2^-16, and |q| <= 16383, the fused update's offset domain.
+constexpr float kOffsetFixedMax = 16383.0f * 65536.0f;
 inline std::int16_t round_offset_q8(float c, std::uint16_t r) {
   float y = c * 0x1p24f;
-  y = y > -0x1p30f ? y : -0x1p30f;
-  y = y < 0x1p30f ? y : 0x1p30f;
+  y = y > -kOffsetFixedMax ? y : -kOffsetFixedMax;
+  y = y < kOffsetFixedMax ? y : kOffsetFixedMax;
   const auto t = static_cast<std::int32_t>(std::floor(y));
   return static_cast<std::int16_t>((t + static_cast<std::int32_t>(r)) >> 16);
 }

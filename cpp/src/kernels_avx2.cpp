@@ -620,10 +620,11 @@ LPCORE_AVX2 std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, f
 }
 
 LPCORE_AVX2 void round_offsets_i8(const float* c, std::size_t n, Dither& dither, std::int16_t* q) {
-  const __m256 scale = _mm256_set1_ps(0x1p24f), lo = _mm256_set1_ps(-0x1p30f), hi = _mm256_set1_ps(0x1p30f);
+  const __m256 scale = _mm256_set1_ps(0x1p24f);
+  const __m256 lo = _mm256_set1_ps(-spec::kOffsetFixedMax), hi = _mm256_set1_ps(spec::kOffsetFixedMax);
   const auto fixed = [&](const float* p) __attribute__((always_inline, target("avx2,fma"))) {
     const __m256 y = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(p), scale), lo), hi);
-    return _mm256_cvtps_epi32(_mm256_floor_ps(y));  // integral and |y| <= 2^30: exact
+    return _mm256_cvtps_epi32(_mm256_floor_ps(y));  // integral and |y| < 2^30: exact
   };
   for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
     const std::size_t m = std::min(Dither::kChunk, n - c0);

@@ -43,10 +43,11 @@ std::size_t update_dot_int(Kernel kernel, T* z, const T* x, float a, const Offse
 }
 
 // The integer shrinkage z <- Q(z - k z) is the fused update with x = z and
-// zero offsets. When its multiplier rounds to 0 (k below one Q8 / Q15 unit,
-// the usual case for a small alpha) every coordinate stays where it is, so
-// the pass is skipped and only its draws are consumed: bit for bit the same
-// stream and model. Returns whether z may have changed.
+// zero offsets. When its multiplier rounds to 0 (mostly, at 8 bits, for a
+// small alpha: k below one Q8 unit) every coordinate on the grid
+// [-qmax, qmax], where the solver keeps z, stays where it is, so the pass is
+// skipped and only its draws are consumed: bit for bit the same stream and
+// model. Returns whether z may have changed (false only for a skipped pass).
 template <class Kernel, class T, class Offset>
 bool shrink_int(Kernel update, T* z, double k, const Offset* zero, std::size_t n, Dither& dither, int frac) {
   const auto a = static_cast<float>(-k);
@@ -522,10 +523,10 @@ class Trainer {
     };
     while (drawn < std::min(kLookahead, cfg_.epoch_length)) draw();
     // A step's update also computes the next sample's model dots (update_dot).
-    // On a refresh step the periodic shrinkage may move z after the update:
-    // at 8/16 bits it rarely does (its multiplier mostly rounds to 0), so the
-    // update still takes the dots and the next step retakes them if it did;
-    // at 32 bits it always does, so that update runs alone.
+    // On a refresh step the periodic shrinkage may move z after the update.
+    // At 8/16 bits its pass is skipped when its multiplier rounds to 0, so the
+    // update still takes the dots and the next step retakes them if the pass
+    // ran; at 32 bits it always runs, so that update runs alone.
     bool have_margins = false;
     for (std::size_t step = 0; step < cfg_.epoch_length; ++step) {
       const std::size_t i = ring[step % kLookahead];

@@ -112,9 +112,9 @@ inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block)
   float update_dot_f32(float* w, const float* x, float a, const float* c, std::size_t n,          \
                        const float* x_next);                                                       \
   /* The int8 solvers' offsets c (grid units) re-rounded to Q8 with a 16-bit dither, exactly in  \
-     integer arithmetic: q = (floor(y) + r) >> 16, y = c * 2^24 clamped to [-2^30, 2^30] (NaN ->  \
-     -2^30), r = 16-bit dither table value offset + k for coordinate k of a chunk (one offset     \
-     draw per chunk). Unbiased to 2^-16 of a Q8 unit. */                                          \
+     integer arithmetic: q = (floor(y) + r) >> 16, y = c * 2^24 clamped to +-16383 * 2^16 (NaN -> \
+     the lower end), r = 16-bit dither table value offset + k for coordinate k of a chunk (one    \
+     offset draw per chunk). Unbiased to 2^-16 of a Q8 unit; |q| <= 16383. */                      \
   void round_offsets_i8(const float* c, std::size_t n, Dither& dither, std::int16_t* q);           \
   /* q = clamp(round(x / scale)); returns how many values were clipped to the grid. */           \
   std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,          \

@@ -106,8 +106,8 @@ constexpr std::size_t kRefreshPeriod = 16;
 // c at 8 bits (a multiple of kRefreshPeriod). Each rounding's error, below one
 // Q8 unit, moves a coordinate by the same amount for P steps: over T steps its
 // drift has a standard deviation of at most sqrt(P T) / 512 grid steps, against
-// up to sqrt(T) / 2 from the updates' own stochastic rounding; P = 64 keeps it
-// under 1/32 of that, and the rounding pass (which rereads c at 6 bytes a
+// up to sqrt(T) / 2 from the updates' own stochastic rounding; P = 64 keeps
+// the first bound at 1/32 of the second, and the rounding pass (which rereads c at 6 bytes a
 // coordinate) costs a quarter of what it did every 16 steps.
 constexpr std::size_t kOffsetPeriod = 64;
 static_assert(kOffsetPeriod % kRefreshPeriod == 0, "offsets are re-rounded on refresh steps");
