@@ -422,18 +422,24 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
 // The int16 fused update on `blocks` full blocks of 16 coordinates: the same
 // layout trick one size up (int32 lanes, Q15, vpmaddwd, vpblendw).
 // With kDot, the new z is also multiplied into the next sample's row xn as
-// dot_i16 does it: vpmaddwd pair sums, split into their low 16 bits (*lo) and
-// high 16 bits (*hi); a chunk of 4096 coordinates cannot overflow either.
+// dot_i16 does it: vpmaddwd pair sums (no pair reaches 2^31: z is never
+// -32768). *pairs_sum adds them up modulo 2^32 and *hi_sum adds their high 16
+// bits exactly; the driver recovers the sum of their low 16 bits, which stays
+// below 2^32 within a chunk of 4096 coordinates, as the difference modulo 2^32.
 template <bool kDot = false>
 LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x,
                                                         const std::int32_t* c, std::size_t blocks,
                                                         const std::uint8_t* r, std::int32_t A,
-                                                        const std::int16_t* xn = nullptr, __m256i* lo_sum = nullptr,
+                                                        const std::int16_t* xn = nullptr, __m256i* pairs_sum = nullptr,
                                                         __m256i* hi_sum = nullptr) {
   const __m256i k_even = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) & 0xFFFFu));
   const __m256i k_odd = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) << 16));
-  const __m256i hi = _mm256_set1_epi32(32767), lo = _mm256_set1_epi32(-32767);
-  __m256i kept = _mm256_setzero_si256();  // coordinates that did not saturate, per int32 lane
+  const __m256i top = _mm256_set1_epi32(32767), bottom = _mm256_set1_epi16(-32767);
+  // Per 128-bit lane, vpackssdw leaves e0..e3 o0..o3; this puts them back in
+  // coordinate order, e0 o0 e1 o1 ...
+  const __m256i interleave = _mm256_setr_epi8(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15,
+                                              0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
+  __m256i out = _mm256_setzero_si256();  // saturated coordinates, per int32 lane (negated)
   const auto block = [&](std::size_t p) __attribute__((always_inline, target("avx2,fma"))) {
     const __m256i zv = load(z + p), xv = load(x + p);
     // B = 32768 z + (r >> 1)
@@ -443,15 +449,16 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
     const __m256i l_even = _mm256_add_epi32(b_even, _mm256_add_epi32(load(c + p), _mm256_madd_epi16(xv, k_even)));
     const __m256i l_odd = _mm256_add_epi32(b_odd, _mm256_add_epi32(load(c + p + 8), _mm256_madd_epi16(xv, k_odd)));
     const __m256i v_even = _mm256_srai_epi32(l_even, 15), v_odd = _mm256_srai_epi32(l_odd, 15);
-    const __m256i res_even = _mm256_min_epi32(_mm256_max_epi32(v_even, lo), hi);
-    const __m256i res_odd = _mm256_min_epi32(_mm256_max_epi32(v_odd, lo), hi);
-    // A coordinate saturated exactly when the clamp changed it.
-    kept = _mm256_sub_epi32(kept, _mm256_add_epi32(_mm256_cmpeq_epi32(res_even, v_even), _mm256_cmpeq_epi32(res_odd, v_odd)));
-    const __m256i z_new = _mm256_blend_epi16(res_even, _mm256_slli_epi32(res_odd, 16), 0xAA);
+    // Saturated: |v| > 32767. The clamp to [-32767, 32767]: vpackssdw clamps
+    // to [-32768, 32767], vpmaxsw raises -32768.
+    out = _mm256_add_epi32(out, _mm256_add_epi32(_mm256_cmpgt_epi32(_mm256_abs_epi32(v_even), top),
+                                                 _mm256_cmpgt_epi32(_mm256_abs_epi32(v_odd), top)));
+    const __m256i z_new =
+        _mm256_max_epi16(_mm256_shuffle_epi8(_mm256_packs_epi32(v_even, v_odd), interleave), bottom);
     store(z + p, z_new);
     if constexpr (kDot) {
       const __m256i pairs = _mm256_madd_epi16(load(xn + p), z_new);
-      *lo_sum = _mm256_add_epi32(*lo_sum, _mm256_and_si256(pairs, _mm256_set1_epi32(0xFFFF)));
+      *pairs_sum = _mm256_add_epi32(*pairs_sum, pairs);
       *hi_sum = _mm256_add_epi32(*hi_sum, _mm256_srai_epi32(pairs, 16));
     }
   };
@@ -465,7 +472,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
     block(p + 16);
   }
   if (b < blocks) block(16 * b);
-  return 16 * blocks - static_cast<std::size_t>(hsum_i32_small(kept));  // at most one chunk: <= 4096
+  return static_cast<std::size_t>(-hsum_i32_small(out));  // at most one chunk: <= 4096
 }
 
 // The last m < 32 (int8) or m < 16 (int16) coordinates of a fast-path update,
@@ -492,14 +499,14 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i8(std::int8_t* z, const std::
 template <bool kDot>
 LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
                                                       std::size_t m, const std::uint8_t* r, std::int32_t A,
-                                                      const std::int16_t* xn, __m256i* lo_sum, __m256i* hi_sum) {
+                                                      const std::int16_t* xn, __m256i* pairs_sum, __m256i* hi_sum) {
   alignas(32) std::int16_t zt[16] = {}, xt[16] = {}, xnt[16] = {};
   alignas(32) std::int32_t ct[16] = {};
   std::memcpy(zt, z, m * sizeof(std::int16_t));
   std::memcpy(xt, x, m * sizeof(std::int16_t));
   if constexpr (kDot) std::memcpy(xnt, xn, m * sizeof(std::int16_t));
   for (std::size_t j = 0; j < m; ++j) ct[(j & 1) * 8 + j / 2] = c[j];
-  const std::size_t sat = update_blocks_i16<kDot>(zt, xt, ct, 1, r, A, xnt, lo_sum, hi_sum);
+  const std::size_t sat = update_blocks_i16<kDot>(zt, xt, ct, 1, r, A, xnt, pairs_sum, hi_sum);
   std::memcpy(z, zt, m * sizeof(std::int16_t));
   return sat;
 }
@@ -580,8 +587,12 @@ LPCORE_AVX2 std::size_t update_driver_i16(std::int16_t* z, const std::int16_t* x
         sat += update_tail_i16<kDot>(z + k, x + k, c + k, m - done, r + 2 * done, A32,
                                      kDot ? xc + done : nullptr, &lo, &hi);
       }
-      if constexpr (kDot)  // a chunk's lo sum < 2^28, |hi sum| <= 2^27
-        total += hsum_i32_small(lo) + 65536 * std::int64_t{hsum_i32_small(hi)};
+      if constexpr (kDot) {  // |hi sum| <= 2^27; the low halves' sum < 2^28
+        const std::int32_t hi_total = hsum_i32_small(hi);
+        const std::uint32_t lo_total = static_cast<std::uint32_t>(hsum_i32_small(lo)) -
+                                       static_cast<std::uint32_t>(hi_total) * 65536u;
+        total += std::int64_t{lo_total} + 65536 * std::int64_t{hi_total};
+      }
     } else {
       sat += spec::update_chunk_i16(z, x, A, c, n, c0, 0, m, r);
       if constexpr (kDot) total += dot_i16(xc, z + c0, m);
