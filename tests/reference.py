@@ -82,6 +82,21 @@ def _dither_values(d: Dither, n: int, bits: int) -> np.ndarray:
     return out
 
 
+def round_offsets_reference(c, d: Dither) -> np.ndarray:
+    """round_offsets_i8: (floor(y) + r16) >> 16 with y = c 2^24 clamped to
+    +-16383 * 2^16 (NaN -> the lower end), one dither offset per chunk."""
+    top = 16383.0 * 2.0**16
+    y = np.clip(np.asarray(c, np.float32).astype(np.float64) * 2.0**24, -top, top)
+    y = np.where(np.isnan(y), -top, y)
+    table16 = d.table[: len(d.table) // 2 * 2].view("<u2").astype(np.int64)
+    out = np.empty(len(y), dtype=np.int64)
+    for c0 in range(0, len(y), DITHER_CHUNK):
+        m = min(DITHER_CHUNK, len(y) - c0)
+        off = d.offset()
+        out[c0 : c0 + m] = (np.floor(y[c0 : c0 + m]).astype(np.int64) + table16[off : off + m]) >> 16
+    return out
+
+
 def update_reference(z, x, a, c, seed, bits):
     """Exact fused update: floor((2^F z + r + c + A x) / 2^F), clipped to the grid.
 
@@ -276,14 +291,8 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     previous = None  # (grad norm, objective) at the start of the previous epoch
 
     def round_offsets():
-        if bits == 8:  # (floor(256 c * 2^16) + r16) >> 16, one dither offset per chunk
-            q = np.empty(K * dim, dtype=np.int64)
-            table16 = dither.table[: len(dither.table) // 2 * 2].view("<u2")
-            for c0 in range(0, K * dim, DITHER_CHUNK):
-                m = min(DITHER_CHUNK, K * dim - c0)
-                off = dither.offset()
-                fixed = np.floor(c_float[c0 : c0 + m].astype(np.float64) * 2.0**24).astype(np.int64)
-                q[c0 : c0 + m] = (fixed + table16[off : off + m].astype(np.int64)) >> 16
+        if bits == 8:
+            q = round_offsets_reference(c_float, dither)
         else:
             q = np.empty(K * dim, dtype=np.int64)
             for j in range(K * dim):

@@ -183,21 +183,6 @@ def test_update_dot_rejects_mismatched_lengths():
 # ---- the int8 solvers' offset re-rounding ------------------------------------
 
 
-def round_offsets_twin(c, seed):
-    """round_offsets_i8 in NumPy: (floor(c 2^24) + r16) >> 16 per chunk of the dither."""
-    d = reference.Dither(seed)
-    table16 = d.table[: len(d.table) // 2 * 2].view("<u2").astype(np.int64)
-    top = 16383.0 * 2.0**16
-    y = np.clip(np.asarray(c, np.float32).astype(np.float64) * 2.0**24, -top, top)
-    y = np.where(np.isnan(y), -top, y)
-    out = np.empty(len(y), np.int64)
-    for c0 in range(0, len(y), reference.DITHER_CHUNK):
-        m = min(reference.DITHER_CHUNK, len(y) - c0)
-        off = d.offset()
-        out[c0 : c0 + m] = (np.floor(y[c0 : c0 + m]).astype(np.int64) + table16[off : off + m]) >> 16
-    return out
-
-
 def offsets_case(rng, n):
     c = rng.uniform(-64, 64, n).astype(np.float32)
     c[::7] = rng.uniform(-1e-3, 1e-3, len(c[::7]))  # below one Q8 unit
@@ -217,7 +202,8 @@ def test_round_offsets_matches_twin_and_backends_agree(backend):
             got = _core.round_offsets_i8(c, _core.Dither(seed), backend)
             assert got.dtype == np.int16 and got.shape == c.shape
             assert np.all(np.abs(got.astype(np.int32)) <= kernels.MAX_OFFSET[8])  # the update's domain
-            np.testing.assert_array_equal(got, round_offsets_twin(c, seed), err_msg=f"n={n}")
+            want = reference.round_offsets_reference(c, reference.Dither(seed))
+            np.testing.assert_array_equal(got, want, err_msg=f"n={n}")
             for other in BACKENDS:
                 np.testing.assert_array_equal(got, _core.round_offsets_i8(c, _core.Dither(seed), other))
 
