@@ -11,7 +11,9 @@ from lpcore import _core, kernels
 LIM = {8: 127, 16: 32767}
 CMAX = kernels.MAX_OFFSET
 UPDATE = {8: kernels.update_i8, 16: kernels.update_i16}
-LENGTHS = list(range(0, 66)) + [4095, 4096, 4097, 9000]
+# Up to 8 blocks of 32 (n < 288) the int8 kernel applies the multiplier's sign
+# with vpsignw, from 9 blocks on it branches on it: both sides of that edge.
+LENGTHS = list(range(0, 66)) + [255, 256, 287, 288, 300, 4095, 4096, 4097, 9000]
 # Fast path (|a| <= 1/2), both signs, zero, and the exact slow path.
 MULTIPLIERS = [0.0, 0.03, -0.03, 0.5, -0.5, 0.77, -2.5, 1e6]
 
