@@ -140,6 +140,31 @@ def quantize_reference(x, scale, bits, stochastic, seed):
     return np.clip(q, -qmax, qmax).astype(np.int8 if bits == 8 else np.int16)
 
 
+def fma32(a, x, y) -> np.ndarray:
+    """float32 fma(a, x, y), rounded once, for float32 a and y and integer x
+    (|x| <= 32768), as the full-gradient sums take it (axpy_i8_f32 / axpy_i16_f32).
+
+    a x is exact in float64 (at most 24 + 16 bits). TwoSum splits y + a x into
+    its float64 rounding s and the exact error e. Rounding s to float32 rounds
+    y + a x the same way unless s lies on a float32 midpoint with e != 0; then
+    e breaks the tie (rounding s alone would be a second rounding).
+    """
+    p = np.float64(a) * np.asarray(x, dtype=np.float64)
+    y64 = np.asarray(y, dtype=np.float32).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = p + y64
+        t = s - p
+        e = (p - (s - t)) + (y64 - t)
+        r = s.astype(np.float32)
+        r64 = r.astype(np.float64)
+        side = np.where(s > r64, np.float32(np.inf), np.float32(-np.inf)).astype(np.float32)
+        other = np.nextafter(r, side)  # r's neighbour on s's side
+        o64 = other.astype(np.float64)
+        tie = (s != r64) & (r64 + o64 == 2.0 * s) & (e != 0)
+        use_other = tie & ((e > 0) == (o64 > r64))
+    return np.where(use_other, other, r).astype(np.float32)
+
+
 # ---- solvers ----------------------------------------------------------------
 # A step-by-step twin of cpp/src/solver.cpp for bits 8 and 16 (and a float64
 # one for bits 32). It draws from the same streams in the same order, so the
@@ -346,7 +371,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
                 if exact:
                     g[k] = g[k] + phi[k] * Xq[i]
                 else:
-                    g[k] = g[k] + np.float32(phi[k] * sx[i]) * Xq[i].astype(np.float32)
+                    g[k] = fma32(np.float32(phi[k] * sx[i]), Xq[i], g[k])
         inv_n = 1.0 / n
         w = s * z.astype(np.float64) + (w_base.astype(np.float64) if halp else 0.0)
         gfull = g.astype(np.float64) * inv_n + alpha * w

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import reference
 from conftest import BACKENDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,6 +109,33 @@ def test_results_are_the_dot_and_axpy(dtype, backend):
     KERNELS[dtype][3](a, x, out, backend)
     want = y + a.astype(np.float64) @ x64
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4 * np.abs(a @ x64).max())
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_integer_axpy_is_one_fma(dtype, backend):
+    # y + a x rounded once (fma), not twice. The constructed cases: a x = 64 + 2^-24
+    # beside y = 2^30 is just above a float32 midpoint, which a product rounded
+    # first, or the float64 sum rounded again, would take down to even; and
+    # exact midpoints (1 + 2^-24 and its neighbours) that round to even.
+    axpy = KERNELS[dtype][2]
+    a_up = np.float32(16519105 * 2.0**-24)  # 65 a = 64 + 2^-24 exactly
+    cases = [(a_up, 65, 2.0**30), (-a_up, 65, -(2.0**30)), (-a_up, -65, 2.0**30),
+             (2.0**-24, 1, 1.0), (2.0**-24, 3, 1.0), (-(2.0**-25), 1, 1.0), (2.0**-24, -1, -1.0)]
+    want_special = [2.0**30 + 128, -(2.0**30 + 128), 2.0**30 + 128, 1.0, 1.0 + 2.0**-22, 1.0, -1.0]
+    rng = np.random.default_rng(7)
+    lim = LIM[dtype]
+    n = 4000
+    x = rng.integers(-lim, lim + 1, n)
+    y = (rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 6, n)).astype(np.float32)
+    for a in [np.float32(0.7), np.float32(-3.1e-4), np.float32(1e5)]:
+        out = y.copy()
+        axpy(float(a), x.astype(dtype), out, backend)
+        np.testing.assert_array_equal(bits(out), bits(reference.fma32(a, x, y)))
+    for (a, xi, yi), want in zip(cases, want_special):
+        out = np.full(9, yi, np.float32)  # a full 8-lane block and a scalar tail
+        axpy(float(a), np.full(9, xi, dtype), out, backend)
+        assert np.all(out == np.float32(want)), (a, xi, yi, out)
+        assert np.all(reference.fma32(np.float32(a), np.full(9, xi), np.full(9, yi, np.float32)) == np.float32(want))
 
 
 @settings(max_examples=150, deadline=None)

@@ -57,12 +57,12 @@ float dot_f32(const T* a, const float* b, std::size_t n) {
   return h;
 }
 
-// One element of the integer-to-float axpy: y + a * float(x), two roundings
-// (no FMA), so that a NumPy float32 twin reproduces it exactly.
+// One element of the integer-to-float axpy: fma(a, float(x), y), rounded
+// once, as the fp32 axpy. (tests/reference.py reproduces it with float64
+// arithmetic: a x is exact there, and an error-free sum breaks the ties.)
 template <class T>
 inline float axpy_int_term(float a, T x, float y) {
-  const float p = a * static_cast<float>(x);
-  return y + p;
+  return std::fma(a, static_cast<float>(x), y);
 }
 
 struct Rounded {

@@ -238,24 +238,16 @@ LPCORE_AVX2 void dot_rows_body(const T* x, std::size_t ld, std::size_t rows, con
   }
 }
 
-// One axpy term as the scalar specification computes it: fma(a, x, y) for
-// float x; y + a * float(x), rounded twice, for integer x.
+// One axpy term as the scalar specification computes it: fma(a, float(x), y)
+// at every width (the conversion of an integer x is exact).
 template <class T>
 LPCORE_AVX2 inline __m256 axpy8(__m256 a, const T* x, __m256 y) {
-  if constexpr (std::is_same_v<T, float>) {
-    return _mm256_fmadd_ps(a, _mm256_loadu_ps(x), y);
-  } else {
-    return _mm256_add_ps(y, _mm256_mul_ps(a, widen8(x)));
-  }
+  return _mm256_fmadd_ps(a, widen8(x), y);
 }
 
 template <class T>
 inline float axpy1(float a, T x, float y) {
-  if constexpr (std::is_same_v<T, float>) {
-    return std::fma(a, x, y);
-  } else {
-    return spec::axpy_int_term(a, x, y);
-  }
+  return std::fma(a, static_cast<float>(x), y);
 }
 
 template <class T>

@@ -75,7 +75,7 @@ inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block)
                         std::size_t n, float* out);                                                \
   /* y <- fma(a, x, y) */                                                                          \
   void axpy_f32(float a, const float* x, float* y, std::size_t n);                                 \
-  /* y <- y + a * float(x), rounded twice (no FMA): full-gradient sums over integer rows */       \
+  /* y <- fma(a, float(x), y): full-gradient sums over integer rows */                             \
   void axpy_i8_f32(float a, const std::int8_t* x, float* y, std::size_t n);                        \
   void axpy_i16_f32(float a, const std::int16_t* x, float* y, std::size_t n);                      \
   /* axpy_*_f32(a[r], x + r * ld, y, n) for r = 0, 1, ..., rows - 1 in that order, bit for bit:     \
