@@ -57,11 +57,12 @@ float dot_f32(const T* a, const float* b, std::size_t n) {
   return h;
 }
 
-// One element of the integer-to-float axpy: fma(a, float(x), y), rounded
-// once, as the fp32 axpy. (tests/reference.py reproduces it with float64
-// arithmetic: a x is exact there, and an error-free sum breaks the ties.)
+// One element of an axpy at any width: fma(a, float(x), y), rounded once
+// (the conversion of an integer x is exact). (tests/reference.py reproduces
+// it for integer x with float64 arithmetic: a x is exact there, and an
+// error-free sum breaks the ties.)
 template <class T>
-inline float axpy_int_term(float a, T x, float y) {
+inline float axpy_term(float a, T x, float y) {
   return std::fma(a, static_cast<float>(x), y);
 }
 

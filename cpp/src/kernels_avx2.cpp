@@ -247,7 +247,7 @@ LPCORE_AVX2 inline __m256 axpy8(__m256 a, const T* x, __m256 y) {
 
 template <class T>
 inline float axpy1(float a, T x, float y) {
-  return std::fma(a, static_cast<float>(x), y);
+  return spec::axpy_term(a, x, y);
 }
 
 template <class T>

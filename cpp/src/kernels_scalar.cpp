@@ -44,15 +44,15 @@ void dot_rows_i16_f32(const std::int16_t* x, std::size_t ld, std::size_t rows, c
 }
 
 void axpy_i8_f32(float a, const std::int8_t* x, float* y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = spec::axpy_int_term(a, x[i], y[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = spec::axpy_term(a, x[i], y[i]);
 }
 
 void axpy_i16_f32(float a, const std::int16_t* x, float* y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = spec::axpy_int_term(a, x[i], y[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = spec::axpy_term(a, x[i], y[i]);
 }
 
 void axpy_f32(float a, const float* x, float* y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = spec::axpy_term(a, x[i], y[i]);
 }
 
 void axpy_rows_f32(const float* a, const float* x, std::size_t ld, std::size_t rows, float* y, std::size_t n) {
