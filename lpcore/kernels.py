@@ -22,8 +22,8 @@ from ._validation import float32_array, grid_array, seed_from
 
 #: Coordinates per dither offset of the fused updates.
 DITHER_CHUNK = 4096
-#: Largest |c| the fused updates accept, in fixed-point units (Q8 / Q15).
-MAX_OFFSET = {8: 16383, 16: 1 << 28}
+#: Largest |c| the fused updates accept, in fixed-point units (Q8 / Q16).
+MAX_OFFSET = {8: 16383, 16: 1 << 29}
 
 
 def _pair(a, b, convert, **kw):
@@ -125,7 +125,7 @@ def _update(bits, z, x, a, c, random_state, dither, backend):
     lim = MAX_OFFSET[bits]
     if c.size and np.abs(c.astype(np.int64)).max() > lim:
         raise ValueError(
-            f"offsets c must satisfy |c| <= {lim} (fixed point, {lim / 2 ** (8 if bits == 8 else 15):.0f} "
+            f"offsets c must satisfy |c| <= {lim} (fixed point, {lim / 2 ** (8 if bits == 8 else 16):.0f} "
             f"grid steps); got max |c| = {np.abs(c.astype(np.int64)).max()}"
         )
     a = _finite(a, "a")
@@ -187,16 +187,17 @@ def update_i8(z, x, a: float, c, *, random_state=None, dither=None, backend=None
 def update_i16(z, x, a: float, c, *, random_state=None, dither=None, backend=None):
     """Fused stochastic-rounding update on the int16 grid.
 
-    The int16 twin of :func:`update_i8`: ``z <- clip(stochastic_round(z + a * x + c / 2**15))``
-    with ``c`` in Q15 (``|c| <= 2**28``) and ``a`` rounded to a multiple of
-    ``2**-15``; the fast path covers ``|a| <= 1/2``. Saturated coordinates
-    are those whose rounded value left ``[-32767, 32767]``.
+    The int16 twin of :func:`update_i8`: ``z <- clip(stochastic_round(z + a * x + c / 2**16))``
+    with ``c`` in Q16 (``|c| <= 2**29``), ``a`` rounded to a multiple of
+    ``2**-16`` and a 16-bit dither per coordinate; the fast path covers
+    ``|a| < 1/2``. Saturated coordinates are those whose rounded value left
+    ``[-32767, 32767]``.
 
     Examples
     --------
     >>> from lpcore import kernels
     >>> kernels.update_i16([100, -100], [0, 0], 0.0, [65536, 0], random_state=0)
-    (array([ 102, -100], dtype=int16), 0)
+    (array([ 101, -100], dtype=int16), 0)
     """
     return _update(16, z, x, a, c, random_state, dither, backend)
 

@@ -72,13 +72,18 @@ class Dither:
 
 
 def _dither_values(d: Dither, n: int, bits: int) -> np.ndarray:
-    """Dither value of every coordinate: table[offset + (k ^ 1)] per chunk."""
+    """Dither value of every coordinate, one table offset per chunk:
+    table[offset + (k ^ 1)] (int8, in [0, 2^8)) or table16[offset + k] with its
+    top bit flipped (int16, in [0, 2^16))."""
     out = np.empty(n, dtype=np.int64)
-    table16 = d.table[: len(d.table) // 2 * 2].view("<u2")
+    table16 = d.table[: len(d.table) // 2 * 2].view("<u2").astype(np.int64)
     for c0 in range(0, n, DITHER_CHUNK):
         m = min(DITHER_CHUNK, n - c0)
-        idx = d.offset() + (np.arange(m) ^ 1)
-        out[c0 : c0 + m] = d.table[idx] if bits == 8 else table16[idx]
+        off = d.offset()
+        if bits == 8:
+            out[c0 : c0 + m] = d.table[off + (np.arange(m) ^ 1)]
+        else:
+            out[c0 : c0 + m] = table16[off : off + m] ^ 0x8000
     return out
 
 
@@ -100,16 +105,14 @@ def round_offsets_reference(c, d: Dither) -> np.ndarray:
 def update_reference(z, x, a, c, seed, bits):
     """Exact fused update: floor((2^F z + r + c + A x) / 2^F), clipped to the grid.
 
-    Returns (z_new, n_saturated). F = 8 (int8, dither r in [0, 256)) or
-    15 (int16, dither r = 16-bit table value >> 1).
+    Returns (z_new, n_saturated). F = 8 (int8, dither r in [0, 2^8)) or
+    16 (int16, dither r in [0, 2^16)).
     """
-    frac = 8 if bits == 8 else 15
+    frac = 8 if bits == 8 else 16
     lim = 127 if bits == 8 else 32767
     d = Dither(seed)
     A = d.multiplier(a, frac)
     r = _dither_values(d, len(z), bits)
-    if bits == 16:
-        r = r >> 1
     z64, x64, c64 = (np.asarray(v, dtype=np.int64) for v in (z, x, c))
     # Python ints avoid overflow when A is huge.
     L = [int(zi) * 2**frac + int(ri) + int(ci) + A * int(xi) for zi, xi, ci, ri in zip(z64, x64, c64, r)]
@@ -165,11 +168,37 @@ def fma32(a, x, y) -> np.ndarray:
     return np.where(use_other, other, r).astype(np.float32)
 
 
+def dot_f32(x, w) -> np.float32:
+    """spec::dot_f32 for an integer row x and float32 w, bit for bit: 4 x 8 fma
+    partial sums over blocks of 32, then blocks of 8 into the first 8, the fixed
+    combining tree, and an fma tail (each fma exact through fma32)."""
+    x = np.asarray(x, dtype=np.int64)
+    w = np.asarray(w, dtype=np.float32)
+    n = len(x)
+    acc = np.zeros(32, dtype=np.float32)  # acc[8 v + l]
+    i = 0
+    while i + 32 <= n:
+        acc = fma32(w[i : i + 32], x[i : i + 32], acc)
+        i += 32
+    while i + 8 <= n:
+        acc[:8] = fma32(w[i : i + 8], x[i : i + 8], acc[:8])
+        i += 8
+    a = acc.reshape(4, 8)
+    s = (a[0] + a[1]) + (a[2] + a[3])
+    h4 = s[:4] + s[4:]
+    h = (h4[0] + h4[2]) + (h4[1] + h4[3])
+    for j in range(i, n):
+        h = fma32(w[j], x[j], h)[()]
+    return np.float32(h)
+
+
 # ---- solvers ----------------------------------------------------------------
 # A step-by-step twin of cpp/src/solver.cpp for bits 8 and 16 (and a float64
-# one for bits 32). It draws from the same streams in the same order, so the
-# integer state (the offset z) matches the C++ solver exactly; float sums are
-# taken in NumPy's order, so float state matches to rounding.
+# one for bits 32). It draws from the same streams in the same order and takes
+# the float dots and sums the way the kernels specify them (dot_f32, fma32), so
+# at 8 and 16 bits the integer state (the offset z) and the float32 state (the
+# centre) match the C++ solver exactly; the float64 statistics (objective,
+# gradient norm) are summed in the same order too.
 
 GOLDEN = 0x9E3779B97F4A7C15
 REFRESH_PERIOD = 16
@@ -205,13 +234,17 @@ class Xorshift128p4:
         return out.astype("<u8").view("<u4").reshape(-1)
 
 
+# Packed position of coordinate j of a full block (cpp/include/lpcore/kernels.hpp):
+# evens then odds (int8, blocks of 32); 0-3, 8-11, 4-7, 12-15 (int16, blocks of 16).
+PACK_POSITION = {32: np.r_[0:32:2, 1:32:2].argsort(), 16: np.r_[0:4, 8:12, 4:8, 12:16].argsort()}
+
+
 def pack(v: np.ndarray, block: int) -> np.ndarray:
-    """Natural order -> the kernels' packed offset order (evens, then odds, per block)."""
+    """Natural order -> the kernels' packed offset order (without the int16 bias)."""
     out = v.copy()
     full = len(v) - len(v) % block
     for b in range(0, full, block):
-        out[b : b + block // 2] = v[b : b + block : 2]
-        out[b + block // 2 : b + block] = v[b + 1 : b + block : 2]
+        out[b + PACK_POSITION[block]] = v[b : b + block]
     return out
 
 
@@ -219,18 +252,15 @@ def unpack(v: np.ndarray, block: int) -> np.ndarray:
     out = v.copy()
     full = len(v) - len(v) % block
     for b in range(0, full, block):
-        out[b : b + block : 2] = v[b : b + block // 2]
-        out[b + 1 : b + block : 2] = v[b + block // 2 : b + block]
+        out[b : b + block] = v[b + PACK_POSITION[block]]
     return out
 
 
 def update_with(d: Dither, z, x, a: float, c, bits: int):
     """The fused update drawing from an existing Dither; c in natural order."""
-    frac, lim = (8, 127) if bits == 8 else (15, 32767)
+    frac, lim = (8, 127) if bits == 8 else (16, 32767)
     A = d.multiplier(a, frac)
     r = _dither_values(d, len(z), bits)
-    if bits == 16:
-        r = r >> 1
     L = [int(zi) * 2**frac + int(ri) + int(ci) + A * int(xi) for zi, xi, ci, ri in zip(z, x, c, r)]
     v = [li >> frac for li in L]
     if bits == 8:
@@ -295,7 +325,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     n, dim = Xq.shape
     K = n_outputs
     qmax = 127 if bits == 8 else 32767
-    frac = 8 if bits == 8 else 15
+    frac = 8 if bits == 8 else 16
     block = PACK_BLOCK.get(bits, 1)
     halp = method == "halp" and not exact
     vr = method != "sgd"
@@ -359,7 +389,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
         total = 0.0
         for i in range(n):
             if halp:
-                base[i] = sx[i] * (Xq[i].astype(np.float64) @ w_base.T.astype(np.float64))
+                base[i] = [sx[i] * float(dot_f32(Xq[i], w_base[k])) for k in range(K)]
                 m = [b[k] + base[i, k] for k in range(K)]
             else:
                 m = [b[k] + sx[i] * s * float(Xq[i] @ z[k]) for k in range(K)]
@@ -398,7 +428,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
         if vr and exact:
             c_exact = -eta * (g.astype(np.float64) * inv_n)
         elif vr:
-            limit = (16383 if bits == 8 else 2**28) / 2.0**frac
+            limit = (16383 if bits == 8 else 2**29) / 2.0**frac
             base_w = w_base.astype(np.float64) if halp else np.zeros((K, dim))
             c = -eta * (g.astype(np.float64) * inv_n + alpha * base_w) / s
             c = np.clip(c, -limit, limit).astype(np.float32)

@@ -383,10 +383,21 @@ py::tuple quantize_float_binding(const Array<float>& x, int format, int rounding
   return py::make_tuple(out, overflowed);
 }
 
+// The fused updates' offsets in their packed layout (kernels.hpp), after a
+// check of the fast path's domain |c| <= max_offset; `bias` is added to every
+// value (2^15 for int16, 0 for int8).
 template <class T>
-Array<T> packed(const Array<T>& c, std::size_t block) {
+Array<T> packed(const Array<T>& c, std::size_t block, std::int64_t max_offset, T bias) {
+  const auto n = static_cast<std::size_t>(c.size());
+  const T* cp = c.data();
+  for (std::size_t i = 0; i < n; ++i)
+    if (cp[i] > max_offset || cp[i] < -max_offset)
+      throw std::invalid_argument("pack_offsets: offsets must satisfy |c| <= " + std::to_string(max_offset) +
+                                  ", got " + std::to_string(cp[i]) + " at index " + std::to_string(i));
   Array<T> out(c.size());
-  pack_offsets(c.data(), out.mutable_data(), static_cast<std::size_t>(c.size()), block);
+  T* op = out.mutable_data();
+  pack_offsets(cp, op, n, block);
+  for (std::size_t i = 0; i < n; ++i) op[i] = static_cast<T>(op[i] + bias);
   return out;
 }
 
@@ -526,8 +537,12 @@ PYBIND11_MODULE(_core, m) {
         fn(cp, n, dither, qp);
         return q;
       }, nc("c"), py::arg("dither"), be);
-  m.def("pack_offsets_i8", [](const Array<std::int16_t>& c) { return packed(c, kPackBlockI8); }, nc("c"));
-  m.def("pack_offsets_i16", [](const Array<std::int32_t>& c) { return packed(c, kPackBlockI16); }, nc("c"));
+  m.def("pack_offsets_i8", [](const Array<std::int16_t>& c) {
+    return packed(c, kPackBlockI8, UpdateFormat::kMaxOffsetI8, std::int16_t{0});
+  }, nc("c"));
+  m.def("pack_offsets_i16", [](const Array<std::int32_t>& c) {
+    return packed(c, kPackBlockI16, UpdateFormat::kMaxOffsetI16, UpdateFormat::kOffsetBiasI16);
+  }, nc("c"));
 
   m.def("quantize_i8", [](const Array<float>& x, const Array<float>& scales, bool stochastic,
                           std::uint64_t seed, const Backend& backend) {

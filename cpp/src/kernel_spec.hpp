@@ -97,26 +97,26 @@ inline Rounded update_exact_i8(std::int8_t z, std::int8_t x, std::int64_t A, std
 }
 
 // ---- int16 fused update ------------------------------------------------------
-// Fast path (|A| <= 16384): int32 lanes, Q15, wrapping adds (no overflow in the
-// domain |c| <= 2^28).  B = 32768 z + (r >> 1), L = B + c + A x, v = L >> 15.
-inline Rounded update_fast_i16(std::int16_t z, std::int16_t x, std::int32_t A, std::int32_t c,
-                               std::uint16_t r) {
-  const std::int32_t B = z * 32768 + (r >> 1);
-  const std::int32_t S = wrap32(std::int64_t{c} + std::int64_t{A} * x);
-  const std::int32_t L = wrap32(std::int64_t{B} + S);
-  const std::int32_t v = L >> 15;
-  return {std::clamp(v, -32767, 32767), v < -32767 || v > 32767};
-}
-
-inline Rounded update_exact_i16(std::int16_t z, std::int16_t x, std::int64_t A, std::int32_t c,
-                                std::uint16_t r) {
-  const std::int64_t L = std::int64_t{z} * 32768 + (r >> 1) + c + A * x;
-  const std::int64_t v = L >> 15;
+// One formula for every multiplier, in int64: with c the packed (biased)
+// offset and s the signed dither word,
+//   v = floor((2^16 z + c + A x + s) / 2^16) = z + ((c + A x + s) >> 16),
+// clamped to [-32767, 32767]; saturated when v is outside. (c + s is the Q16
+// offset plus a uniform dither on [0, 2^16).) The AVX2 fast path computes
+// c + A x + s in int32 lanes, exact when |A| <= 32767 and |c| <= 2^29 + 2^15:
+// the sum stays below 2^31.
+inline Rounded update_i16(std::int16_t z, std::int16_t x, std::int64_t A, std::int32_t c, std::int16_t s) {
+  const std::int64_t v = z + ((std::int64_t{c} + A * x + s) >> 16);
   return {static_cast<std::int32_t>(std::clamp<std::int64_t>(v, -32767, 32767)), v < -32767 || v > 32767};
 }
 
 inline std::uint16_t load_u16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
+
+// The same word read as a signed value (two's complement), as vpmaddwd reads it.
+inline std::int16_t load_s16(const std::uint8_t* p) {
+  const std::int32_t w = load_u16(p);
+  return static_cast<std::int16_t>(w - ((w & 0x8000) << 1));
 }
 
 // ---- offset re-rounding (int8 solvers) --------------------------------------
@@ -228,13 +228,10 @@ inline std::size_t update_chunk_i16(std::int16_t* z, const std::int16_t* x, std:
                                     const std::int32_t* c, std::size_t n, std::size_t c0,
                                     std::size_t k0, std::size_t m, const std::uint8_t* r) {
   std::size_t sat = 0;
-  const bool fast = A >= -UpdateFormat::kMaxMulI16 && A <= UpdateFormat::kMaxMulI16;
   for (std::size_t k = k0; k < m; ++k) {
     const std::size_t i = c0 + k;
-    const std::int32_t ci = c[packed_index(i, n, kPackBlockI16)];
-    const std::uint16_t ri = load_u16(r + 2 * (k ^ 1));
-    const Rounded o = fast ? update_fast_i16(z[i], x[i], static_cast<std::int32_t>(A), ci, ri)
-                           : update_exact_i16(z[i], x[i], A, ci, ri);
+    const std::int16_t s = load_s16(r + 2 * k);
+    const Rounded o = update_i16(z[i], x[i], A, c[packed_index(i, n, kPackBlockI16)], s);
     z[i] = static_cast<std::int16_t>(o.value);
     sat += o.saturated;
   }

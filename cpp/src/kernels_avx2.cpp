@@ -426,8 +426,15 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
   return hsum_u64(_mm256_sad_epu8(count, _mm256_setzero_si256()));
 }
 
-// The int16 fused update on `blocks` full blocks of 16 coordinates: the same
-// layout trick one size up (int32 lanes, Q15, vpmaddwd, vpblendw).
+// The int16 fused update on `blocks` full blocks of 16 coordinates. vpunpck
+// pairs each x with its signed dither word s, so that one vpmaddwd against
+// (A, 1) gives A x + s; with the packed offset c (Q16 plus 2^15, in the
+// unpacked order 0-3, 8-11 | 4-7, 12-15) that is D = c + A x + s < 2^31 in
+// magnitude, and d = D >> 16 (|d| <= 24577) comes back to natural order with
+// one vpackssdw. Then v = z + d: vpaddsw saturates it to [-32768, 32767] and
+// vpmaxsw raises -32768 to -32767. A coordinate is saturated exactly when the
+// result differs from the wrapping sum z + d: that catches v > 32767 (the
+// wrapped sum is negative), v < -32768 (positive) and v = -32768 (raised).
 // With kDot, the new z is also multiplied into the next sample's row xn as
 // dot_i16 does it: vpmaddwd pair sums (no pair reaches 2^31: z is never
 // -32768). *pairs_sum adds them up modulo 2^32 and *hi_sum adds their high 16
@@ -439,29 +446,18 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
                                                         const std::uint8_t* r, std::int32_t A,
                                                         const std::int16_t* xn = nullptr, __m256i* pairs_sum = nullptr,
                                                         __m256i* hi_sum = nullptr) {
-  const __m256i k_even = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) & 0xFFFFu));
-  const __m256i k_odd = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(A) << 16));
-  const __m256i top = _mm256_set1_epi32(32767), bottom = _mm256_set1_epi16(-32767);
-  // Per 128-bit lane, vpackssdw leaves e0..e3 o0..o3; this puts them back in
-  // coordinate order, e0 o0 e1 o1 ...
-  const __m256i interleave = _mm256_setr_epi8(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15,
-                                              0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
-  __m256i out = _mm256_setzero_si256();  // saturated coordinates, per int32 lane (negated)
+  const __m256i k = _mm256_set1_epi32(static_cast<int>((1u << 16) | (static_cast<std::uint32_t>(A) & 0xFFFFu)));
+  const __m256i bottom = _mm256_set1_epi16(-32767);
+  __m256i kept = _mm256_setzero_si256();  // per int16 lane: minus the unsaturated coordinates (<= 256)
   const auto block = [&](std::size_t p) __attribute__((always_inline, target("avx2,fma"))) {
-    const __m256i zv = load(z + p), xv = load(x + p);
-    // B = 32768 z + (r >> 1)
-    const __m256i b_odd = _mm256_srai_epi32(_mm256_blend_epi16(load(r + 2 * p), zv, 0xAA), 1);
-    const __m256i b_even = _mm256_srai_epi32(_mm256_blend_epi16(_mm256_slli_epi32(zv, 16), load(r + 2 * p + 2), 0x55), 1);
-    // L = B + (c + A x)
-    const __m256i l_even = _mm256_add_epi32(b_even, _mm256_add_epi32(load(c + p), _mm256_madd_epi16(xv, k_even)));
-    const __m256i l_odd = _mm256_add_epi32(b_odd, _mm256_add_epi32(load(c + p + 8), _mm256_madd_epi16(xv, k_odd)));
-    const __m256i v_even = _mm256_srai_epi32(l_even, 15), v_odd = _mm256_srai_epi32(l_odd, 15);
-    // Saturated: |v| > 32767. The clamp to [-32767, 32767]: vpackssdw clamps
-    // to [-32768, 32767], vpmaxsw raises -32768.
-    out = _mm256_add_epi32(out, _mm256_add_epi32(_mm256_cmpgt_epi32(_mm256_abs_epi32(v_even), top),
-                                                 _mm256_cmpgt_epi32(_mm256_abs_epi32(v_odd), top)));
-    const __m256i z_new =
-        _mm256_max_epi16(_mm256_shuffle_epi8(_mm256_packs_epi32(v_even, v_odd), interleave), bottom);
+    const __m256i zv = load(z + p), xv = load(x + p), sv = load(r + 2 * p);
+    const __m256i d_lo = _mm256_srai_epi32(
+        _mm256_add_epi32(load(c + p), _mm256_madd_epi16(_mm256_unpacklo_epi16(xv, sv), k)), 16);
+    const __m256i d_hi = _mm256_srai_epi32(
+        _mm256_add_epi32(load(c + p + 8), _mm256_madd_epi16(_mm256_unpackhi_epi16(xv, sv), k)), 16);
+    const __m256i d = _mm256_packs_epi32(d_lo, d_hi);
+    const __m256i z_new = _mm256_max_epi16(_mm256_adds_epi16(zv, d), bottom);
+    kept = _mm256_add_epi16(kept, _mm256_cmpeq_epi16(z_new, _mm256_add_epi16(zv, d)));
     store(z + p, z_new);
     if constexpr (kDot) {
       const __m256i pairs = _mm256_madd_epi16(load(xn + p), z_new);
@@ -479,7 +475,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
     block(p + 16);
   }
   if (b < blocks) block(16 * b);
-  return static_cast<std::size_t>(-hsum_i32_small(out));  // at most one chunk: <= 4096
+  return 16 * blocks - static_cast<std::size_t>(-hsum_i32_small(_mm256_madd_epi16(kept, _mm256_set1_epi16(1))));
 }
 
 // The last m < 32 (int8) or m < 16 (int16) coordinates of a fast-path update,
@@ -497,7 +493,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i8(std::int8_t* z, const std::
   std::memcpy(zt, z, m);
   std::memcpy(xt, x, m);
   if constexpr (kDot) std::memcpy(xnt, xn, m);
-  for (std::size_t j = 0; j < m; ++j) ct[(j & 1) * 16 + j / 2] = c[j];
+  for (std::size_t j = 0; j < m; ++j) ct[packed_position(j, kPackBlockI8)] = c[j];
   const std::size_t sat = update_blocks_i8<Sign::kAnySign, kDot>(zt, xt, ct, 1, r, abs_A, xnt, dot, sign);
   std::memcpy(z, zt, m);
   return sat;
@@ -512,7 +508,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i16(std::int16_t* z, const std
   std::memcpy(zt, z, m * sizeof(std::int16_t));
   std::memcpy(xt, x, m * sizeof(std::int16_t));
   if constexpr (kDot) std::memcpy(xnt, xn, m * sizeof(std::int16_t));
-  for (std::size_t j = 0; j < m; ++j) ct[(j & 1) * 8 + j / 2] = c[j];
+  for (std::size_t j = 0; j < m; ++j) ct[packed_position(j, kPackBlockI16)] = c[j];
   const std::size_t sat = update_blocks_i16<kDot>(zt, xt, ct, 1, r, A, xnt, pairs_sum, hi_sum);
   std::memcpy(z, zt, m * sizeof(std::int16_t));
   return sat;

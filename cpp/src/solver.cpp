@@ -98,6 +98,7 @@ struct ModelOps<float> {
 template <>
 struct ModelOps<std::int8_t> {
   using Offset = std::int16_t;  // Q8, packed layout
+  static constexpr Offset kOffsetBias = 0;
   static constexpr bool kLowPrecision = true;
   static constexpr double kQmax = 127;
   static constexpr int kFrac = UpdateFormat::kFracI8;
@@ -132,7 +133,8 @@ struct ModelOps<std::int8_t> {
 
 template <>
 struct ModelOps<std::int16_t> {
-  using Offset = std::int32_t;  // Q15, packed layout
+  using Offset = std::int32_t;  // Q16 plus 2^15, packed layout
+  static constexpr Offset kOffsetBias = UpdateFormat::kOffsetBiasI16;
   static constexpr bool kLowPrecision = true;
   static constexpr double kQmax = 32767;
   static constexpr int kFrac = UpdateFormat::kFracI16;
@@ -189,7 +191,7 @@ class Trainer {
       c_.assign(K_ * d_, Offset{0});
       if constexpr (Ops::kLowPrecision) c_float_.assign(K_ * d_, 0.0f);
     }
-    if constexpr (Ops::kLowPrecision) zero_.assign(d_, Offset{0});
+    if constexpr (Ops::kLowPrecision) zero_.assign(d_, Ops::kOffsetBias);  // packed zeros
     if (halp()) w_base_.assign(K_ * d_, 0.0f);
   }
 
@@ -464,8 +466,8 @@ class Trainer {
   // Stochastic rounding of c_float_ (packed) into the fixed-point offsets c_.
   // int8 runs this every kOffsetPeriod steps so that the Q8 rounding error of
   // c averages out within the epoch: an integer kernel with a 16-bit dither
-  // from the update's table, a few instructions per coordinate. int16 (Q15)
-  // rounds once per epoch.
+  // from the update's table, a few instructions per coordinate. int16 (Q16,
+  // plus the packed layout's bias) rounds once per epoch.
   void round_offsets() {
     if constexpr (std::is_same_v<T, std::int8_t>) {
       t_.round_offsets_i8(c_float_.data(), K_ * d_, dither_, c_.data());
@@ -474,7 +476,7 @@ class Trainer {
         const double v = std::ldexp(static_cast<double>(c_float_[j]), Ops::kFrac);
         const double fl = std::floor(v);
         const double u = offset_draws_.uniform();
-        c_[j] = static_cast<std::int32_t>(fl) + (u < v - fl ? 1 : 0);
+        c_[j] = static_cast<std::int32_t>(fl) + (u < v - fl ? 1 : 0) + Ops::kOffsetBias;
       }
     }
   }

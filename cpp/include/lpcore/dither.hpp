@@ -5,11 +5,14 @@
 // (filled once from a Xorshift128p4 stream) and every update reads it from a
 // fresh random offset, one offset per chunk of kChunk coordinates:
 //
-//   coordinate k of a chunk uses dither  table[offset + (k ^ 1)]          (int8)
-//                                        table16[offset + (k ^ 1)]        (int16)
+//   coordinate k of a chunk uses dither  table[offset + (k ^ 1)]                (int8)
+//                                        table16[offset + k] ^ 0x8000           (int16)
 //
-// (k ^ 1 swaps neighbours; it is what lets the AVX2 kernel read the even and
-// odd coordinates' dither with two plain unaligned loads.) Each dither value is
+// (int8: k ^ 1 swaps neighbours; it is what lets the AVX2 kernel read the even
+// and odd coordinates' dither with two plain unaligned loads. int16: the
+// kernel reads the little-endian 16-bit word as a signed value s and adds the
+// 2^15 that makes it uniform on [0, 2^16) through the offsets; s + 2^15 is
+// the word with its top bit flipped.) Each dither value is
 // uniform and independent of the value being rounded, so every rounding is
 // unbiased; within a chunk the values are distinct table entries. Entries are
 // reused across updates at random alignments, which correlates the rounding
@@ -89,15 +92,18 @@ struct Dither {
 // The fixed-point contract of the fused updates (see kernels.hpp):
 //   int8:  offsets c in Q8 (units of 1/256 grid step), multiplier in Q8;
 //          fast path when |A| <= 128 (|a| <= 1/2) and |c| <= 16383.
-//   int16: offsets c in Q15, multiplier in Q15;
-//          fast path when |A| <= 16384 (|a| <= 1/2) and |c| <= 2^28.
+//   int16: offsets c in Q16 (units of 2^-16 grid step), multiplier in Q16;
+//          fast path when |A| <= 32767 (|a| < 1/2) and |c| <= 2^29. The
+//          packed offsets carry a bias of kOffsetBiasI16 = 2^15 (half a
+//          step), which turns the signed dither word into an unbiased one.
 struct UpdateFormat {
   static constexpr int kFracI8 = 8;
   static constexpr std::int64_t kMaxMulI8 = 128;
   static constexpr std::int32_t kMaxOffsetI8 = 16383;
-  static constexpr int kFracI16 = 15;
-  static constexpr std::int64_t kMaxMulI16 = 16384;
-  static constexpr std::int64_t kMaxOffsetI16 = std::int64_t{1} << 28;
+  static constexpr int kFracI16 = 16;
+  static constexpr std::int64_t kMaxMulI16 = 32767;
+  static constexpr std::int64_t kMaxOffsetI16 = std::int64_t{1} << 29;
+  static constexpr std::int32_t kOffsetBiasI16 = 1 << 15;
 };
 
 }  // namespace lpcore

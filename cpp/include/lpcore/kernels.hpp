@@ -11,9 +11,13 @@
 // products exact (see dot_i8, dot_i16).
 //
 // Packed offsets. The fused updates read their per-coordinate offset c in a
-// blocked layout: in every full block of 32 (int8) or 16 (int16) coordinates
-// the even coordinates come first, then the odd ones; a final partial block is
-// kept in natural order. pack_offsets() in this header produces it.
+// blocked layout, the order in which the AVX2 kernels produce the coordinates'
+// sums: in every full block of 32 int8 coordinates the even coordinates come
+// first, then the odd ones (vpmaddubsw pairs); in every full block of 16 int16
+// coordinates the order is 0-3, 8-11, 4-7, 12-15 (vpunpck{l,h}wd halves). A
+// final partial block is kept in natural order. pack_offsets() in this header
+// produces the layout; the int16 offsets also carry a bias of 2^15
+// (UpdateFormat::kOffsetBiasI16), which pack_offsets_i16() adds.
 #pragma once
 
 #include <cstddef>
@@ -34,24 +38,24 @@ enum class Rounding : int { nearest = 0, stochastic = 1 };
 constexpr std::size_t kPackBlockI8 = 32;
 constexpr std::size_t kPackBlockI16 = 16;
 
-// Natural order -> packed order (see above). `out` must not alias `in`.
-template <class T>
-void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
-  const std::size_t full = n - n % block, half = block / 2;
-  for (std::size_t b = 0; b < full; b += block)
-    for (std::size_t j = 0; j < half; ++j) {
-      out[b + j] = in[b + 2 * j];
-      out[b + half + j] = in[b + 2 * j + 1];
-    }
-  for (std::size_t i = full; i < n; ++i) out[i] = in[i];
+// Position of coordinate j of a full block in the packed layout (see above).
+inline std::size_t packed_position(std::size_t j, std::size_t block) {
+  if (block == kPackBlockI16) return (j & 3) | ((j & 4) << 1) | ((j & 8) >> 1);  // swap bits 2 and 3
+  return (j & 1) * (block / 2) + j / 2;
 }
 
 // Index of coordinate i's offset in the packed layout.
 inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block) {
   const std::size_t full = n - n % block;
   if (i >= full) return i;
-  const std::size_t b = i - i % block, j = i % block;
-  return b + (j & 1) * (block / 2) + j / 2;
+  return i - i % block + packed_position(i % block, block);
+}
+
+// Natural order -> packed order (block kPackBlockI8 or kPackBlockI16), without
+// the int16 bias. `out` must not alias `in`.
+template <class T>
+void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
+  for (std::size_t i = 0; i < n; ++i) out[packed_index(i, n, block)] = in[i];
 }
 
 #define LPCORE_KERNEL_DECLARATIONS                                                                 \
@@ -96,7 +100,8 @@ inline std::size_t packed_index(std::size_t i, std::size_t n, std::size_t block)
      Returns the number of saturated coordinates. */                                               \
   std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,     \
                         std::size_t n, Dither& dither);                                            \
-  /* The same on the int16 grid, with Q15 multiplier and offsets. */                               \
+  /* The same on the int16 grid: z <- clamp32767(floor(z + (A*x + c + s) / 2^16)), A = stochastic  \
+     round of a*2^16, s the signed dither word, c the Q16 offset plus 2^15 in packed layout. */   \
   std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,  \
                          std::size_t n, Dither& dither);                                           \
   /* The solver's fused step: the update, then the next sample's dot with the new model, in one   \
