@@ -130,6 +130,20 @@ def test_int16_saturation_edges(backend):
         assert (got == want).all() and n_sat == (n if saturated else 0), (z0, steps)
 
 
+def test_pack_offsets_layout_bias_and_domain():
+    rng = np.random.default_rng(5)
+    for n in [0, 1, 15, 16, 17, 31, 32, 33, 100]:
+        c8 = rng.integers(-CMAX[8], CMAX[8] + 1, n).astype(np.int16)
+        np.testing.assert_array_equal(_core.pack_offsets_i8(c8), reference.pack(c8, 32))
+        c16 = rng.integers(-CMAX[16], CMAX[16] + 1, n).astype(np.int32)
+        want = reference.pack(c16.astype(np.int64), 16) + 2**15  # the int16 layout's bias
+        np.testing.assert_array_equal(_core.pack_offsets_i16(c16), want)
+    with pytest.raises(ValueError, match=r"\|c\| <= 536870912"):
+        _core.pack_offsets_i16(np.array([0, 2**29 + 1], np.int32))
+    with pytest.raises(ValueError, match=r"\|c\| <= 16383"):
+        _core.pack_offsets_i8(np.array([-16384], np.int16))
+
+
 def test_bad_input():
     z = np.zeros(4, dtype=np.int8)
     with pytest.raises(ValueError, match=r"\|c\| <= 16383"):

@@ -481,9 +481,10 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
 // The last m < 32 (int8) or m < 16 (int16) coordinates of a fast-path update,
 // run as one vector block on zero-padded copies. The tail's offsets are in
 // natural order (the packed layout leaves a partial block alone), so they are
-// packed into the copy. A padding coordinate (z = x = c = 0) keeps z = 0 and
-// never counts as saturated: L = r, in [0, 2^F), whose high part is 0; its
-// next-row copy is 0 too, so it adds nothing to the dot.
+// packed into the copy. A padding coordinate (z = x = c = 0) never counts as
+// saturated: int8 keeps z = 0 (L = r, in [0, 256)); int16 ends at s >> 16, 0
+// or -1, well inside the grid (its offset lacks the bias, and the copy is
+// discarded). Its next-row copy is 0, so it adds nothing to the dot.
 template <bool kDot>
 LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i8(std::int8_t* z, const std::int8_t* x, const std::int16_t* c,
                                                      std::size_t m, const std::uint8_t* r, std::int32_t abs_A,
