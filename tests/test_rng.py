@@ -36,19 +36,20 @@ def test_dither_table_matches_reference():
 
 
 def multiplier_inputs():
-    """float32 values over the whole exponent range, both signs, Q8 / Q15 grid
+    """float32 values over the whole exponent range, both signs, Q8 / Q15 / Q16 grid
     points and their neighbours, the clamp's edges, zeros, infinities and NaN."""
     rng = np.random.default_rng(17)
     bits = rng.integers(0, 2**32, 3000, dtype=np.uint64).astype(np.uint32)
     a = bits.view(np.float32)
-    grid = np.array([k / 256 for k in range(-300, 301, 7)] + [k / 32768 for k in range(-50, 51, 3)], np.float32)
+    grid = np.array([k / 256 for k in range(-300, 301, 7)] + [k / 32768 for k in range(-50, 51, 3)]
+                    + [k / 65536 for k in range(-49, 50, 4)], np.float32)
     near = np.concatenate([np.nextafter(grid, np.float32(np.inf)), np.nextafter(grid, np.float32(-np.inf))])
     edges = np.array([0.0, -0.0, 2.0**32, -(2.0**32), 2.0**40, -(2.0**40), 3e38, -3e38, 1e-45, -1e-45,
                       np.inf, -np.inf, np.nan, 0.5, -0.5, 1 / 256, -1 / 256], np.float32)
     return np.concatenate([a, grid, near, edges]).astype(np.float32)
 
 
-@pytest.mark.parametrize("frac_bits", [0, 8, 15, 30])
+@pytest.mark.parametrize("frac_bits", [0, 8, 15, 16, 30])
 def test_multiplier_backends_agree_bit_for_bit(frac_bits):
     # The AVX2 kernels draw the multiplier with a vroundsd floor; the scalar
     # backend is Dither::draw_multiplier, the specification. Same stream, same values.
