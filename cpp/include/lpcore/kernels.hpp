@@ -17,7 +17,8 @@
 // coordinates the order is 0-3, 8-11, 4-7, 12-15 (vpunpck{l,h}wd halves). A
 // final partial block is kept in natural order. pack_offsets() in this header
 // produces the layout; the int16 offsets also carry a bias of 2^15
-// (UpdateFormat::kOffsetBiasI16), which pack_offsets_i16() adds.
+// (UpdateFormat::kOffsetBiasI16), which their producers add after packing:
+// the solver's offset rounding and the Python binding _core.pack_offsets_i16.
 #pragma once
 
 #include <cstddef>
