@@ -35,6 +35,22 @@ constexpr std::size_t kPrefetchBytes = 1024;
 // loops once the block helpers are inlined into the update drivers.
 LPCORE_AVX2 inline void prefetch(const void* p) { prefetch_line(p); }
 
+// How far ahead (in bytes) a solver step's kernel prefetches a row with
+// row_bytes left: kPrefetchBytes on a long row, else 0 (a prefetch of the
+// row's own lines, already on their way). Past a row's end lie other rows,
+// which the step does not read next: on short rows (a 256-byte int8 or 1 KiB
+// fp32 row, out of cache) prefetching kPrefetchBytes ahead was a second,
+// useless random DRAM stream beside the rows the solver prefetches
+// (prefetch_sample: a row's first 4 KiB), and a narrow int8 step took
+// 112 - 119 ns instead of 81 - 93. The int8/int16 updates ask per chunk (at
+// most 8 KiB), so their prefetches never pass the row's end; update_dot_f32
+// and dot_i8 ask per row, so at most 1 KiB past a row of 16 KiB or more.
+// (Stopping at the row's end exactly costs a branch per block pair, or a
+// second copy of the loop: the first made update_i8 8% slower in L1, the
+// second an in-cache halp16 step 54.3 -> 57.2 ns.)
+constexpr std::size_t kLongRowBytes = 16 * kPrefetchBytes;
+inline std::size_t prefetch_ahead(std::size_t row_bytes) { return row_bytes >= kLongRowBytes ? kPrefetchBytes : 0; }
+
 // Sum of eight int32 lanes, widened so that it cannot overflow.
 LPCORE_AVX2 inline std::int64_t hsum_i32(__m256i v) {
   const __m256i w = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
@@ -76,14 +92,15 @@ LPCORE_AVX2 std::int64_t dot_i8(const std::int8_t* a, const std::int8_t* b, std:
   constexpr std::size_t kFlush = std::size_t{1} << 21;  // elements per flush (128 per step)
   std::int64_t total = 0;
   std::size_t i = 0;
+  const std::size_t ahead = prefetch_ahead(n);
   while (n - i >= 128) {
     const std::size_t end = i + std::min(kFlush, (n - i) / 128 * 128);
     __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     for (; i < end; i += 128) {
-      prefetch(a + i + kPrefetchBytes);
-      prefetch(a + i + kPrefetchBytes + 64);
-      prefetch(b + i + kPrefetchBytes);
-      prefetch(b + i + kPrefetchBytes + 64);
+      prefetch(a + i + ahead);
+      prefetch(a + i + ahead + 64);
+      prefetch(b + i + ahead);
+      prefetch(b + i + ahead + 64);
       acc0 = _mm256_add_epi32(acc0, dot_i8_step(a + i, b + i));
       acc1 = _mm256_add_epi32(acc1, dot_i8_step(a + i + 32, b + i + 32));
       acc2 = _mm256_add_epi32(acc2, dot_i8_step(a + i + 64, b + i + 64));
@@ -368,6 +385,7 @@ enum class Sign { kPositive, kNegative, kAnySign };
 template <Sign kSign, bool kDot = false>
 LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std::int8_t* x,
                                                        const std::int16_t* c, std::size_t blocks,
+                                                       std::size_t ahead,
                                                        const std::uint8_t* r, std::int32_t abs_A,
                                                        const std::int8_t* xn = nullptr, __m256i* dot = nullptr,
                                                        __m256i sign = _mm256_set1_epi16(1)) {
@@ -418,7 +436,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
   // instruction-bound and every prefetch is one more instruction.
   for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z, x and xn
     const std::size_t p = 32 * b;
-    prefetch((kDot ? xn : x) + p + kPrefetchBytes);
+    prefetch((kDot ? xn : x) + p + ahead);
     block(p);
     block(p + 32);
   }
@@ -443,6 +461,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
 template <bool kDot = false>
 LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x,
                                                         const std::int32_t* c, std::size_t blocks,
+                                                        std::size_t ahead,
                                                         const std::uint8_t* r, std::int32_t A,
                                                         const std::int16_t* xn = nullptr, __m256i* pairs_sum = nullptr,
                                                         __m256i* hi_sum = nullptr) {
@@ -470,7 +489,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
   std::size_t b = 0;
   for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z, x and xn
     const std::size_t p = 16 * b;
-    prefetch((kDot ? xn : x) + p + kPrefetchBytes / 2);
+    prefetch((kDot ? xn : x) + p + ahead / 2);
     block(p);
     block(p + 16);
   }
@@ -495,7 +514,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i8(std::int8_t* z, const std::
   std::memcpy(xt, x, m);
   if constexpr (kDot) std::memcpy(xnt, xn, m);
   for (std::size_t j = 0; j < m; ++j) ct[packed_position(j, kPackBlockI8)] = c[j];
-  const std::size_t sat = update_blocks_i8<Sign::kAnySign, kDot>(zt, xt, ct, 1, r, abs_A, xnt, dot, sign);
+  const std::size_t sat = update_blocks_i8<Sign::kAnySign, kDot>(zt, xt, ct, 1, 0, r, abs_A, xnt, dot, sign);
   std::memcpy(z, zt, m);
   return sat;
 }
@@ -510,7 +529,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i16(std::int16_t* z, const std
   std::memcpy(xt, x, m * sizeof(std::int16_t));
   if constexpr (kDot) std::memcpy(xnt, xn, m * sizeof(std::int16_t));
   for (std::size_t j = 0; j < m; ++j) ct[packed_position(j, kPackBlockI16)] = c[j];
-  const std::size_t sat = update_blocks_i16<kDot>(zt, xt, ct, 1, r, A, xnt, pairs_sum, hi_sum);
+  const std::size_t sat = update_blocks_i16<kDot>(zt, xt, ct, 1, 0, r, A, xnt, pairs_sum, hi_sum);
   std::memcpy(z, zt, m * sizeof(std::int16_t));
   return sat;
 }
@@ -560,13 +579,13 @@ LPCORE_AVX2 std::size_t update_driver_i8(std::int8_t* z, const std::int8_t* x, f
     const std::int8_t* xc = kDot ? xn + c0 : nullptr;
     if (fast) {
       __m256i acc = _mm256_setzero_si256();
-      const std::size_t blocks = m / 32, done = 32 * blocks;
+      const std::size_t blocks = m / 32, done = 32 * blocks, ahead = prefetch_ahead(n - c0);
       if (blocks <= kSignedBlocksI8)
-        sat += update_blocks_i8<Sign::kAnySign, kDot>(z + c0, x + c0, c + c0, blocks, r, abs_A, xc, &acc, sign);
+        sat += update_blocks_i8<Sign::kAnySign, kDot>(z + c0, x + c0, c + c0, blocks, ahead, r, abs_A, xc, &acc, sign);
       else if (A < 0)
-        sat += update_blocks_i8<Sign::kNegative, kDot>(z + c0, x + c0, c + c0, blocks, r, abs_A, xc, &acc);
+        sat += update_blocks_i8<Sign::kNegative, kDot>(z + c0, x + c0, c + c0, blocks, ahead, r, abs_A, xc, &acc);
       else
-        sat += update_blocks_i8<Sign::kPositive, kDot>(z + c0, x + c0, c + c0, blocks, r, abs_A, xc, &acc);
+        sat += update_blocks_i8<Sign::kPositive, kDot>(z + c0, x + c0, c + c0, blocks, ahead, r, abs_A, xc, &acc);
       if (done < m) {
         const std::size_t k = c0 + done;
         sat += update_tail_i8<kDot>(z + k, x + k, c + k, m - done, r + done, abs_A, sign,
@@ -598,7 +617,8 @@ LPCORE_AVX2 std::size_t update_driver_i16(std::int16_t* z, const std::int16_t* x
     if (fast) {
       __m256i lo = _mm256_setzero_si256(), hi = lo;
       const std::size_t blocks = m / 16, done = 16 * blocks;
-      sat += update_blocks_i16<kDot>(z + c0, x + c0, c + c0, blocks, r, A32, xc, &lo, &hi);
+      const std::size_t ahead = prefetch_ahead(2 * (n - c0));
+      sat += update_blocks_i16<kDot>(z + c0, x + c0, c + c0, blocks, ahead, r, A32, xc, &lo, &hi);
       if (done < m) {
         const std::size_t k = c0 + done;
         sat += update_tail_i16<kDot>(z + k, x + k, c + k, m - done, r + 2 * done, A32,
@@ -682,11 +702,12 @@ LPCORE_AVX2 float update_dot_f32(float* w, const float* x, float a, const float*
     return nw;
   };
   __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  const std::size_t ahead = prefetch_ahead(4 * n) / 4;
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     for (std::size_t line = 0; line < 32; line += 16) {
-      prefetch(x + i + line + kPrefetchBytes / 4);
-      prefetch(x_next + i + line + kPrefetchBytes / 4);
+      prefetch(x + i + line + ahead);
+      prefetch(x_next + i + line + ahead);
     }
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i), step8(i), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x_next + i + 8), step8(i + 8), acc1);
