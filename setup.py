@@ -24,8 +24,8 @@ if os.environ.get("LPCORE_SANITIZE") == "1":
 
 ext = Pybind11Extension(
     "lpcore._core",
-    sorted(glob("cpp/src/*.cpp")),
-    include_dirs=["cpp/include"],
+    sorted(glob("cpp/src/**/*.cpp", recursive=True)),
+    include_dirs=["cpp/include", "cpp/src"],
     cxx_std=17,
     extra_compile_args=compile_args,
     extra_link_args=link_args,

@@ -52,13 +52,10 @@ def eight_bit_data(X: np.ndarray) -> np.ndarray:
     solver would minimize the objective of its rounded copy, whose optimum
     differs by the data rounding; see ``data_rounding_error_``.)
     """
-    from lpcore import _core
+    from lpcore import _data
 
-    X32 = np.ascontiguousarray(X, dtype=np.float32)
-    scale = (np.abs(X32).max(axis=1) / np.float32(127)).astype(np.float32)
-    scale[scale == 0] = 1.0
-    q, _ = _core.quantize_i8(X32, scale, False, 0)
-    return (q * scale[:, None]).astype(np.float32).astype(np.float64)
+    data = _data.prepare(X, 8, pad=False)
+    return np.multiply(data.rows, data.row_scale[:, None], dtype=np.float32).astype(np.float64)
 
 
 def rounding_error(X: np.ndarray, Xq: np.ndarray) -> float:

@@ -38,8 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import pick, pyplot, report, save, script_main, table
-from lpcore import _core
-from lpcore._memory import copy_large, padded_width
+from lpcore import _core, _data
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
@@ -87,11 +86,10 @@ def make_data(n: int, d: int, seed: int = 0):
     # Every width as the estimators store it (lpcore/_memory.py): in huge pages,
     # rows zero-padded to whole vector blocks (d = 100 in cache: 104 float32,
     # 112 int16 or 128 int8 columns; the out-of-cache widths need no padding).
-    data = {32: (copy_large(X, width=padded_width(d, 32)), None)}
-    for bits, quantize, qmax in ((8, _core.quantize_i8, 127), (16, _core.quantize_i16, 32767)):
-        scale = (np.abs(X).max(axis=1) / qmax).astype(np.float32)
-        scale[scale == 0] = 1.0
-        data[bits] = (copy_large(quantize(X, scale, False, 0)[0], width=padded_width(d, bits)), scale)
+    data = {}
+    for bits in (32, 8, 16):
+        prepared = _data.prepare(X, bits)
+        data[bits] = (prepared.rows, prepared.row_scale)
     return data, y
 
 

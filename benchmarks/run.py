@@ -13,6 +13,7 @@ The benchmarks, in the order they run:
     multiclass  multinomial logistic regression on load_digits: objective, seconds, accuracy
     shrinkage   gradient shrinkage of the low-precision float formats (Yun et al., Figures 1 and 2)
     peers       time to within 1e-4 of the optimum against scikit-learn's solvers
+    endtoend    whole fit() calls on float64 data, each in a fresh process: wall time, peak memory, gap
 
 Data are built in: synthetic, or bundled with scikit-learn. Results go to
 DIR/results.json (every number, with the machine), DIR/summary.md (the
@@ -34,7 +35,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("kernels", "speedup", "halp", "multiclass", "shrinkage", "peers")
+BENCHMARKS = ("kernels", "speedup", "halp", "multiclass", "shrinkage", "peers", "endtoend")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 

@@ -99,3 +99,9 @@ def fit_float_grad(
     max_iter: int, tol: float, fit_intercept: bool, seed: int, verbose: int, format: int, rounding: int,
     overflow: int, scaling: int, loss_scale: float, compensate: bool, q_floor: float, backend: str | None = None,
 ) -> dict[str, object]: ...
+def prepare_rows(
+    X: npt.NDArray[np.floating], bits: int, out: npt.NDArray[np.generic], scale: npt.NDArray[np.float32] | None = None,
+    given_scales: bool = False, stochastic: bool = False, seed: int = 0,
+    sq_norm: npt.NDArray[np.float64] | None = None, sq_x: npt.NDArray[np.float64] | None = None,
+    sq_err: npt.NDArray[np.float64] | None = None, n_threads: int = 1, backend: str | None = None,
+) -> tuple[int, int, int, int]: ...

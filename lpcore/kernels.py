@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from . import _core
+from . import _core, _data
 from ._backend import check_backend
 from ._validation import float32_array, grid_array, seed_from
 
@@ -235,7 +235,7 @@ def random_bytes(seed: int, n_blocks: int, *, backend=None) -> np.ndarray:
 def quantize_rows(x, scales, bits, *, stochastic=True, random_state=None, backend=None):
     """Quantize each row of a 2-D float array with its own scale; returns ``(q, n_clipped)``.
 
-    The row-wise kernel behind :func:`lpcore.quantize`.
+    The data path (``lpcore._data``) with given scales, as :func:`lpcore.quantize` uses it.
 
     Examples
     --------
@@ -249,11 +249,10 @@ def quantize_rows(x, scales, bits, *, stochastic=True, random_state=None, backen
         raise ValueError(f"expected a 2-D x and one scale per row, got shapes {x.shape} and {scales.shape}")
     if (scales <= 0).any():
         raise ValueError("scales must be positive")
-    fn = {8: _core.quantize_i8, 16: _core.quantize_i16}.get(bits)
-    if fn is None:
+    if bits not in (8, 16):
         raise ValueError(f"bits must be 8 or 16, got {bits!r}")
-    q, clipped = fn(x, scales, bool(stochastic), seed_from(random_state), check_backend(backend))
-    return q, int(clipped)
+    q, _, clipped = _data.quantize_rows(x, bits, scales, bool(stochastic), seed_from(random_state), backend)
+    return q, clipped
 
 
 def dequantize_rows(q, scales, *, backend=None) -> np.ndarray:

@@ -55,7 +55,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._backend import check_backend
-from ._memory import copy_large, padded_width
+from ._data import prepare
 from ._validation import GRID_MAX, seed_from
 from .float_formats import FORMATS, ROUNDINGS, check_format, check_rounding
 
@@ -132,6 +132,7 @@ class _LowPrecisionLinear(BaseEstimator):
         "grad_rounding": [StrOptions(set(ROUNDINGS))],
         "grad_scaling": [StrOptions({"none", "dynamic"}), Interval(Real, 0, None, closed="neither")],
         "step_compensation": [StrOptions({"none", "shrinkage"})],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -154,6 +155,7 @@ class _LowPrecisionLinear(BaseEstimator):
         grad_rounding="nearest",
         grad_scaling="none",
         step_compensation="none",
+        n_jobs=None,
     ):
         self.solver = solver
         self.bits = bits
@@ -172,47 +174,12 @@ class _LowPrecisionLinear(BaseEstimator):
         self.grad_rounding = grad_rounding
         self.grad_scaling = grad_scaling
         self.step_compensation = step_compensation
+        self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
-
-    # ---- data -----------------------------------------------------------------
-
-    def _training_data(self, X, pad=True):
-        """X at the model's width: float32, or int8/int16 with per-row scales.
-
-        With ``pad``, zero columns fill each row up to a whole number of the
-        solvers' vector blocks (``padded_width``): the kernels then never run a
-        partial block. A zero column's coefficient stays exactly zero in every
-        solver (its gradient, offset and penalty are all zero), so padding
-        changes no real coefficient; ``_fit`` drops the padding afterwards.
-        """
-        width = padded_width(X.shape[1], self.bits) if pad else None
-        with np.errstate(over="ignore"):
-            X32 = np.ascontiguousarray(X, dtype=np.float32)
-        if not np.isfinite(X32).all():
-            raise ValueError("X has values beyond the float32 range (|x| > 3.4e38); rescale it first")
-        if self.bits == 32:
-            self.data_rounding_error_ = 0.0
-            return copy_large(X32, width=width), None
-        qmax = GRID_MAX[self.bits]
-        row_scale = (np.abs(X32).max(axis=1) / np.float32(qmax)).astype(np.float32)
-        row_scale[row_scale == 0] = 1.0  # an all-zero row quantizes to zeros at any scale
-        quantize = _core.quantize_i8 if self.bits == 8 else _core.quantize_i16
-        Xq = quantize(X32, row_scale, False, 0)[0]
-        deq = Xq.astype(np.float64) * row_scale[:, None]
-        norm = float(np.linalg.norm(X32.astype(np.float64)))
-        self.data_rounding_error_ = float(np.linalg.norm(X32 - deq)) / norm if norm > 0 else 0.0
-        return copy_large(Xq, width=width), row_scale
-
-    @staticmethod
-    def _row_sq_norms(Xt, row_scale):
-        if row_scale is None:
-            return np.einsum("ij,ij->i", Xt, Xt, dtype=np.float64)
-        Xf = Xt.astype(np.float64)
-        return np.einsum("ij,ij->i", Xf, Xf) * row_scale.astype(np.float64) ** 2
 
     # ---- fit --------------------------------------------------------------------
 
@@ -260,10 +227,12 @@ class _LowPrecisionLinear(BaseEstimator):
     def _fit(self, X, y_encoded, loss, n_outputs):
         self._check_grad_params()
         # The float-gradient statistics count every coordinate: no padding there.
-        Xt, row_scale = self._training_data(X, pad=self.grad_format is None)
+        data = prepare(X, self.bits, pad=self.grad_format is None, n_jobs=self.n_jobs)
+        Xt, row_scale = data.rows, data.row_scale
+        self.data_rounding_error_ = data.rounding_error
         n_samples, n_features = X.shape
         width = Xt.shape[1]
-        L = _smoothness(self._row_sq_norms(Xt, row_scale), loss, self.alpha, self.fit_intercept)
+        L = _smoothness(data.row_sq_norms, loss, self.alpha, self.fit_intercept)
         # 1/(2 L) with L the *mean* per-sample smoothness: the max would let a
         # single outlier row (a rare pixel after standardization, say) shrink
         # every step; a step too large for the data ends in a DivergenceError.
@@ -324,19 +293,31 @@ class _LowPrecisionLinear(BaseEstimator):
         The step ``w_j = w0_j - g_j / H_jj`` (gradient g and diagonal curvature
         H of the objective at the start) is exact for uncorrelated features,
         and it gets the solution's scale right for standardized data, which is
-        all a fixed grid needs.
+        all a fixed grid needs. The rows are read in chunks of about 8 MiB of
+        float64, so no temporary is as large as X.
         """
-        Xf = Xt.astype(np.float64) * (1.0 if row_scale is None else row_scale[:, None])
-        margins = Xf @ coef0.T.astype(np.float64) + intercept0
-        if loss == "squared":
-            phi = margins - y_encoded[:, None]
-        elif loss == "logistic":
-            phi = -y_encoded[:, None] * expit(-y_encoded[:, None] * margins)
-        else:
-            phi = softmax(margins, axis=1)
-            phi[np.arange(len(y_encoded)), y_encoded.astype(int)] -= 1.0
-        grad = phi.T @ Xf / len(Xf) + self.alpha * coef0
-        curvature = _LOSS_CURVATURE[loss] * np.mean(Xf * Xf, axis=0) + self.alpha
+        n, width = Xt.shape
+        grad_sum = np.zeros(coef0.shape)
+        col_sq = np.zeros(width)
+        chunk = max(1, (1 << 20) // max(width, 1))
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            Xf = Xt[start:stop].astype(np.float64)
+            if row_scale is not None:
+                Xf *= row_scale[start:stop, None]
+            margins = Xf @ coef0.T.astype(np.float64) + intercept0
+            y = y_encoded[start:stop]
+            if loss == "squared":
+                phi = margins - y[:, None]
+            elif loss == "logistic":
+                phi = -y[:, None] * expit(-y[:, None] * margins)
+            else:
+                phi = softmax(margins, axis=1)
+                phi[np.arange(stop - start), y.astype(int)] -= 1.0
+            grad_sum += phi.T @ Xf
+            col_sq += np.einsum("ij,ij->j", Xf, Xf)
+        grad = grad_sum / n + self.alpha * coef0
+        curvature = _LOSS_CURVATURE[loss] * col_sq / n + self.alpha
         step = np.divide(grad, curvature, out=np.zeros_like(grad), where=curvature > 0)
         radius = 2.0 * float(np.abs(coef0 - step).max())
         return radius / GRID_MAX[self.bits] if radius > 0 and math.isfinite(radius) else 1.0
@@ -558,7 +539,7 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
     def fit(self, X, y):
         """Fit the model to X (n_samples, n_features) and y (n_samples,)."""
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_all_finite=False)
         y = np.ascontiguousarray(y, dtype=np.float64)
         self._fit(X, y, "squared", 1)
         self.coef_ = self._coef[0].astype(np.float64)
@@ -617,7 +598,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     def fit(self, X, y):
         """Fit the model to X (n_samples, n_features) and class labels y."""
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         classes = encoder.classes_

@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
-from . import _core
-from ._validation import GRID_MAX, INT_DTYPES, check_bits, float32_array, seed_from
+from ._data import quantize_rows
+from ._validation import INT_DTYPES, check_bits, float32_array, seed_from
 
 _ROUNDINGS = ("nearest", "stochastic")
 
@@ -98,11 +98,8 @@ def quantize(x, bits, scale=None, rounding="stochastic", random_state=None, axis
     xf = float32_array(x)
     rows, restore = _as_rows(xf, axis)
     axis_n = None if axis is None else int(axis) % xf.ndim
-    qmax = GRID_MAX[bits]
-
     if scale is None:
-        amax = np.abs(rows).max(axis=1) if rows.shape[1] else np.zeros(rows.shape[0], np.float32)
-        row_scales = np.where(amax > 0, amax / np.float32(qmax), np.float32(1.0)).astype(np.float32)
+        row_scales = None  # the data path's rule: max |x| / qmax per row
     else:
         s = float32_array(scale, "scale")
         if (s <= 0).any():
@@ -121,8 +118,7 @@ def quantize(x, bits, scale=None, rounding="stochastic", random_state=None, axis
                 ) from None
             row_scales = np.ascontiguousarray(np.moveaxis(s_full, axis_n, -1).reshape(-1), dtype=np.float32)
 
-    quantize_rows = _core.quantize_i8 if bits == 8 else _core.quantize_i16
-    q, _ = quantize_rows(rows, row_scales, rounding == "stochastic", seed_from(random_state))
+    q, row_scales, _ = quantize_rows(rows, bits, row_scales, rounding == "stochastic", seed_from(random_state))
     q = restore(q)
     if axis is None:
         return q, float(row_scales[0])

@@ -143,6 +143,55 @@ def quantize_reference(x, scale, bits, stochastic, seed):
     return np.clip(q, -qmax, qmax).astype(np.int8 if bits == 8 else np.int16)
 
 
+def lane_sum(terms: np.ndarray) -> np.ndarray:
+    """Per-row sums of float64 terms in the data path's lane order: lane l adds
+    columns l, l + 8, ... in order, then ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))."""
+    n, d = terms.shape
+    padded = np.zeros((n, -(-d // 8) * 8))
+    padded[:, :d] = terms  # x + 0.0 == x: trailing zeros change no sum
+    lanes = np.cumsum(padded.reshape(n, -1, 8), axis=1)[:, -1, :] if d else np.zeros((n, 8))
+    return ((lanes[:, 0] + lanes[:, 1]) + (lanes[:, 2] + lanes[:, 3])) + (
+        (lanes[:, 4] + lanes[:, 5]) + (lanes[:, 6] + lanes[:, 7]))
+
+
+def row_scale_reference(amax: np.ndarray, qmax: int) -> np.ndarray:
+    """The data path's row scale: amax / qmax in float32; where that is below the
+    smallest normal float, the exact quotient rounded up to a float (at least
+    the smallest subnormal); 1 for an all-zero row."""
+    amax = np.asarray(amax, dtype=np.float32)
+    s = amax / np.float32(qmax)
+    tiny = s < np.finfo(np.float32).tiny
+    exact = amax.astype(np.float64) / qmax
+    up = exact.astype(np.float32)
+    up = np.where(up.astype(np.float64) < exact, np.nextafter(up, np.float32(np.inf)), up)
+    up = np.maximum(up, np.float32(np.finfo(np.float32).smallest_subnormal))
+    s = np.where(tiny, up, s)
+    return np.where(amax > 0, s, np.float32(1)).astype(np.float32)
+
+
+def prepare_reference(X, bits: int, width: int):
+    """NumPy twin of the data path (lpcore/_data.prepare): rows, row scales,
+    row squared norms, per-row sums of x^2 and of the squared rounding error."""
+    x = np.asarray(X).astype(np.float32)
+    n, d = x.shape
+    x64 = x.astype(np.float64)
+    sq_x = lane_sum(x64 * x64)
+    if bits == 32:
+        rows = np.zeros((n, width), np.float32)
+        rows[:, :d] = x
+        return rows, None, sq_x, sq_x, None
+    qmax = 127 if bits == 8 else 32767
+    scale = row_scale_reference(np.abs(x).max(axis=1) if d else np.zeros(n, np.float32), qmax)
+    q = quantize_reference(x, scale, bits, False, 0)
+    rows = np.zeros((n, width), q.dtype)
+    rows[:, :d] = q
+    s64 = scale.astype(np.float64)
+    q64 = q.astype(np.float64)
+    sq_norm = (q64 * q64).sum(axis=1) * (s64 * s64)  # an integer sum: exact in any order
+    e = x64 - q64 * s64[:, None]
+    return rows, scale, sq_norm, sq_x, lane_sum(e * e)
+
+
 def fma32(a, x, y) -> np.ndarray:
     """float32 fma(a, x, y), rounded once, for float32 a and y and integer x
     (|x| <= 32768), as the full-gradient sums take it (axpy_i8_f32 / axpy_i16_f32).

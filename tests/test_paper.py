@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, _core
+from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, _core, _data
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -14,10 +14,8 @@ from sklearn.preprocessing import StandardScaler
 
 def eight_bit_data(X):
     """X rounded to the 8-bit per-row grid, as float: the data every solver of Figure 1 sees."""
-    X32 = X.astype(np.float32)
-    scale = (np.abs(X32).max(1) / 127).astype(np.float32)
-    q, _ = _core.quantize_i8(X32, scale, False, 0)
-    return (q * scale[:, None]).astype(np.float32)
+    data = _data.prepare(X, 8, pad=False)
+    return np.multiply(data.rows, data.row_scale[:, None], dtype=np.float32)
 
 
 def figure1_runs(seed=0):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import reference
 from conftest import BACKENDS
-from lpcore import _core
+from lpcore import _core, _data
 
 LOSSES = [("squared", 1), ("logistic", 1), ("multinomial", 3)]
 METHODS = ["sgd", "svrg", "halp"]
@@ -21,10 +21,8 @@ def problem(bits, loss, K, n=30, d=40, seed=0):
         y = rng.integers(0, K, n).astype(np.float64)
     if bits == 32:
         return X, None, y
-    qmax = 127 if bits == 8 else 32767
-    rs = (np.abs(X).max(1) / qmax).astype(np.float32)
-    Xq, _ = (_core.quantize_i8 if bits == 8 else _core.quantize_i16)(X, rs, False, 0)
-    return Xq, rs, y
+    data = _data.prepare(X, bits, pad=False)
+    return data.rows, data.row_scale, y
 
 
 def run(Xq, rs, y, K, backend=None, **kw):

@@ -21,21 +21,16 @@
 #include "lpcore/kernels.hpp"
 #include "lpcore/rng.hpp"
 #include "lpcore/solver.hpp"
+#include "python/common.hpp"
 
 namespace py = pybind11;
 using namespace lpcore;
 
 namespace {
 
-template <class T>
-using Array = py::array_t<T, py::array::c_style>;
-using Backend = std::optional<std::string>;
-
-const KernelTable& table(const Backend& backend) {
-  const KernelTable& t = backend ? kernels_for(parse_isa(*backend)) : active_kernels();
-  count_call(t.isa);
-  return t;
-}
+using python::Array;
+using python::Backend;
+using python::table;
 
 void same_length(py::ssize_t a, py::ssize_t b, const char* what) {
   if (a != b)
@@ -605,6 +600,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("max_iter"), py::arg("tol"), py::arg("fit_intercept"), py::arg("seed"), py::arg("verbose"),
         py::arg("format"), py::arg("rounding"), py::arg("overflow"), py::arg("scaling"), py::arg("loss_scale"),
         py::arg("compensate"), py::arg("q_floor"), be);
+
+  python::bind_data(m);
 
   m.def("time_kernel", [](const std::string& kernel, std::size_t n, std::size_t reps, std::size_t inner,
                           const Backend& backend) {

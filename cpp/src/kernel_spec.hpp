@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "lpcore/dither.hpp"
 #include "lpcore/kernels.hpp"
@@ -132,6 +133,52 @@ inline std::int16_t round_offset_q8(float c, std::uint16_t r) {
   y = y < kOffsetFixedMax ? y : kOffsetFixedMax;
   const auto t = static_cast<std::int32_t>(std::floor(y));
   return static_cast<std::int16_t>((t + static_cast<std::int32_t>(r)) >> 16);
+}
+
+// ---- data rows (the data path, lpcore/data.hpp) ----------------------------------
+// max |x_i| compared by bit pattern: the sign bit cleared, the rest compared as
+// an unsigned integer. For finite values that is the float maximum; an inf
+// gives 0x7f800000 and a NaN more, so the result is non-finite exactly when
+// some x_i is. The maximum of integers has no order to specify.
+inline std::uint32_t abs_bits(float x) {
+  std::uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b & 0x7fffffffu;
+}
+
+inline float float_from_bits(std::uint32_t b) {
+  float x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+
+// Sums of squares in double over 8 lanes: lane l adds the terms of the
+// elements i with i % 8 == l, in increasing i, and the lanes combine as
+// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). The AVX2 twins hold
+// lanes 0-3 and 4-7 in two registers.
+inline double combine_lanes(const double lane[8]) {
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+// Lane sums of x_i^2 from element `begin` on; x_i^2 of a float is exact in
+// double, so only the additions round.
+inline void sumsq_lanes(const float* x, std::size_t begin, std::size_t n, double lane[8]) {
+  for (std::size_t i = begin; i < n; ++i) {
+    const double v = static_cast<double>(x[i]);
+    lane[i % 8] += v * v;
+  }
+}
+
+// Lane sums of (x_i - q_i * scale)^2 from element `begin` on. q_i * scale is
+// exact in double (at most 16 + 24 significant bits); the difference, the
+// square and the sum each round once (no fma).
+template <class Q>
+void sqerr_lanes(const float* x, const Q* q, float scale, std::size_t begin, std::size_t n, double lane[8]) {
+  const double s = static_cast<double>(scale);
+  for (std::size_t i = begin; i < n; ++i) {
+    const double e = static_cast<double>(x[i]) - static_cast<double>(q[i]) * s;
+    lane[i % 8] += e * e;
+  }
 }
 
 // ---- quantization ------------------------------------------------------------

@@ -129,6 +129,14 @@ void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
                            Xorshift128p4& rng, std::int16_t* q);                                   \
   void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x);                 \
   void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x);               \
+  /* The data path's row statistics (lpcore/data.hpp). max |x_i|, compared by bit pattern: not    \
+     finite exactly when some x_i is not (0 for n = 0). */                                         \
+  float absmax_f32(const float* x, std::size_t n);                                                 \
+  /* sum_i x_i^2 in double, over 8 lanes in a fixed order (kernel_spec.hpp, sumsq_lanes). */       \
+  double sumsq_f32(const float* x, std::size_t n);                                                 \
+  /* sum_i (x_i - q_i * scale)^2 in double, the same lanes: a row's squared rounding error. */     \
+  double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n);              \
+  double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n);            \
   /* out = x rounded onto a float format's grid (float_format.hpp); returns how many values         \
      overflowed. Stochastic rounding draws one 32-byte block per group of 8 values. */            \
   std::size_t quantize_float(const float* x, std::size_t n, FloatFormat format,                   \
@@ -175,6 +183,10 @@ struct KernelTable {
   decltype(&scalar::quantize_i16) quantize_i16;
   decltype(&scalar::dequantize_i8) dequantize_i8;
   decltype(&scalar::dequantize_i16) dequantize_i16;
+  decltype(&scalar::absmax_f32) absmax_f32;
+  decltype(&scalar::sumsq_f32) sumsq_f32;
+  decltype(&scalar::sqerr_i8) sqerr_i8;
+  decltype(&scalar::sqerr_i16) sqerr_i16;
   decltype(&scalar::quantize_float) quantize_float;
   decltype(&scalar::stream_sum) stream_sum;
   decltype(&scalar::fill_random) fill_random;

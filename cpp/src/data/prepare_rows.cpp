@@ -1,0 +1,212 @@
+// The data path (lpcore/data.hpp): X as the user holds it -> padded rows at the
+// model's width, row scales and row statistics, in one read of X.
+#include "lpcore/data.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "lpcore/rng.hpp"
+
+namespace lpcore {
+namespace {
+
+// Rows per converted block: a buffer of about kBlockBytes of float32, and at
+// least kMinBlockRows, so that an F-ordered X is read a cache line (8 float64
+// of one column) at a time.
+constexpr std::size_t kBlockBytes = std::size_t{256} << 10;
+constexpr std::size_t kMinBlockRows = 16;
+
+std::size_t block_rows(std::size_t d) {
+  return std::max(kMinBlockRows, kBlockBytes / (sizeof(float) * std::max<std::size_t>(d, 1)));
+}
+
+// The scale of a row whose largest |x| is amax: amax / qmax in float32, so that
+// nothing saturates. An all-zero row gets 1 (it quantizes to zeros at any
+// scale). Where amax / qmax is below the smallest normal float the float32
+// quotient loses its precision, and can round to 0 or below the true
+// quotient, which would saturate amax; there the scale is the quotient
+// rounded up to the next subnormal (at least the smallest one).
+inline float row_scale(float amax, float qmax) {
+  if (!(amax > 0)) return 1.0f;
+  const float s = amax / qmax;
+  if (s >= std::numeric_limits<float>::min()) return s;
+  const double exact = static_cast<double>(amax) / static_cast<double>(qmax);
+  float up = static_cast<float>(exact);
+  if (static_cast<double>(up) < exact) up = std::nextafter(up, std::numeric_limits<float>::infinity());
+  return std::max(up, std::numeric_limits<float>::denorm_min());
+}
+
+template <class In>
+float element(const char* p) {
+  In v;
+  std::memcpy(&v, p, sizeof v);
+  return static_cast<float>(v);
+}
+
+// Rows [i0, i0 + rows) of X as float32 into buf (rows x d), in the loop order
+// that walks X's smaller stride innermost.
+template <class In>
+void convert_block(const DataSource& src, std::size_t i0, std::size_t rows, float* buf) {
+  const std::size_t d = src.d;
+  const char* first = src.base + static_cast<std::ptrdiff_t>(i0) * src.row_stride;
+  const bool by_row = std::abs(src.col_stride) <= std::abs(src.row_stride);
+  if (by_row) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const char* p = first + static_cast<std::ptrdiff_t>(r) * src.row_stride;
+      float* o = buf + r * d;
+      if (src.col_stride == static_cast<std::ptrdiff_t>(sizeof(In))) {
+        const In* row = reinterpret_cast<const In*>(p);  // contiguous: lets the compiler vectorize
+        for (std::size_t j = 0; j < d; ++j) o[j] = static_cast<float>(row[j]);
+      } else {
+        for (std::size_t j = 0; j < d; ++j) o[j] = element<In>(p + static_cast<std::ptrdiff_t>(j) * src.col_stride);
+      }
+    }
+  } else {
+    for (std::size_t j = 0; j < d; ++j) {
+      const char* p = first + static_cast<std::ptrdiff_t>(j) * src.col_stride;
+      for (std::size_t r = 0; r < rows; ++r) buf[r * d + j] = element<In>(p + static_cast<std::ptrdiff_t>(r) * src.row_stride);
+    }
+  }
+}
+
+// Where in row i of X the first non-finite float32 value is, and why: NaN or
+// inf in X itself, or a finite float64 beyond the float32 range.
+template <class In>
+DataStatus classify(const DataSource& src, std::size_t i) {
+  const char* p = src.base + static_cast<std::ptrdiff_t>(i) * src.row_stride;
+  for (std::size_t j = 0; j < src.d; ++j) {
+    In v;
+    std::memcpy(&v, p + static_cast<std::ptrdiff_t>(j) * src.col_stride, sizeof v);
+    if (!std::isfinite(v)) return {DataProblem::not_finite, i, j, 0};
+    if (!std::isfinite(static_cast<float>(v))) return {DataProblem::beyond_float32, i, j, 0};
+  }
+  return {DataProblem::not_finite, i, 0, 0};  // not reached: the row had a non-finite float32
+}
+
+template <class Q>
+std::size_t quantize_row(const KernelTable& t, const float* x, std::size_t d, float scale, Rounding rounding,
+                         Xorshift128p4& rng, Q* q) {
+  if constexpr (sizeof(Q) == 1)
+    return t.quantize_i8(x, d, scale, rounding, rng, q);
+  else
+    return t.quantize_i16(x, d, scale, rounding, rng, q);
+}
+
+template <class Q>
+double sq_error(const KernelTable& t, const float* x, const Q* q, float scale, std::size_t d) {
+  if constexpr (sizeof(Q) == 1)
+    return t.sqerr_i8(x, q, scale, d);
+  else
+    return t.sqerr_i16(x, q, scale, d);
+}
+
+template <class Q>
+double sum_q_squared(const KernelTable& t, const Q* q, std::size_t d) {
+  if constexpr (sizeof(Q) == 1)
+    return static_cast<double>(t.dot_i8(q, q, d));
+  else
+    return static_cast<double>(t.dot_i16(q, q, d));
+}
+
+// One thread's share: rows [begin, end). Q is the stored element type.
+template <class In, class Q>
+DataStatus prepare_range(const KernelTable& t, const DataSource& src, const DataTarget& out, std::size_t begin,
+                         std::size_t end, Xorshift128p4& rng) {
+  const std::size_t d = src.d, block = block_rows(d);
+  std::vector<float> buf(std::min(block, end - begin) * d);
+  constexpr bool kFloat = std::is_same_v<Q, float>;
+  constexpr float kQmax = sizeof(Q) == 1 ? 127.0f : 32767.0f;
+  DataStatus status;
+  for (std::size_t i0 = begin; i0 < end; i0 += block) {
+    const std::size_t rows = std::min(block, end - i0);
+    convert_block<In>(src, i0, rows, buf.data());
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::size_t i = i0 + r;
+      const float* x = buf.data() + r * d;
+      const float amax = t.absmax_f32(x, d);
+      if (!std::isfinite(amax)) return classify<In>(src, i);
+      Q* row = static_cast<Q*>(out.rows) + i * out.width;
+      const double sq_x = t.sumsq_f32(x, d);
+      if (out.sq_x) out.sq_x[i] = sq_x;
+      if constexpr (kFloat) {
+        std::memcpy(row, x, d * sizeof(float));
+        if (out.sq_norm) out.sq_norm[i] = sq_x;
+      } else {
+        float scale;
+        if (out.given_scales) {
+          scale = out.scale[i];
+        } else {
+          scale = row_scale(amax, kQmax);
+          out.scale[i] = scale;
+        }
+        status.clipped += quantize_row(t, x, d, scale, out.rounding, rng, row);
+        const double s = static_cast<double>(scale);
+        if (out.sq_norm) out.sq_norm[i] = sum_q_squared(t, row, d) * (s * s);
+        if (out.sq_err) out.sq_err[i] = sq_error(t, x, row, scale, d);
+      }
+      std::fill(row + d, row + out.width, Q{0});
+    }
+  }
+  return status;
+}
+
+template <class In, class Q>
+DataStatus prepare_typed(const KernelTable& t, const DataSource& src, const DataTarget& out,
+                         std::size_t n_threads) {
+  // Stochastic rounding is one stream through the rows in order; a thread
+  // per range would need a stream per range, and results that depend on the
+  // thread count.
+  if (out.rounding == Rounding::stochastic) n_threads = 1;
+  n_threads = std::max<std::size_t>(1, std::min(n_threads, src.n / block_rows(src.d) + 1));
+  const std::size_t per = (src.n + n_threads - 1) / n_threads;
+  std::vector<DataStatus> status(n_threads);
+  std::vector<Xorshift128p4> rngs(n_threads, Xorshift128p4(out.seed));
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < n_threads; ++k) {
+    const std::size_t begin = std::min(src.n, k * per), end = std::min(src.n, begin + per);
+    const auto work = [&, k, begin, end] { status[k] = prepare_range<In, Q>(t, src, out, begin, end, rngs[k]); };
+    if (k + 1 == n_threads)
+      work();  // the calling thread takes the last range
+    else
+      threads.emplace_back(work);
+  }
+  for (auto& th : threads) th.join();
+  DataStatus total;
+  for (const DataStatus& s : status) {  // ranges in row order: the first problem is the first in X
+    if (s.problem != DataProblem::none && total.problem == DataProblem::none) {
+      total.problem = s.problem;
+      total.row = s.row;
+      total.col = s.col;
+    }
+    total.clipped += s.clipped;
+  }
+  return total;
+}
+
+template <class In>
+DataStatus prepare_from(const KernelTable& t, const DataSource& src, const DataTarget& out, std::size_t n_threads) {
+  switch (out.bits) {
+    case 8:
+      return prepare_typed<In, std::int8_t>(t, src, out, n_threads);
+    case 16:
+      return prepare_typed<In, std::int16_t>(t, src, out, n_threads);
+    default:
+      return prepare_typed<In, float>(t, src, out, n_threads);
+  }
+}
+
+}  // namespace
+
+DataStatus prepare_rows(const KernelTable& kernels, const DataSource& src, const DataTarget& out,
+                        std::size_t n_threads) {
+  if (src.n == 0) return {};
+  return src.f64 ? prepare_from<double>(kernels, src, out, n_threads)
+                 : prepare_from<float>(kernels, src, out, n_threads);
+}
+
+}  // namespace lpcore
