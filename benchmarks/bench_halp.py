@@ -148,15 +148,18 @@ def kappa_sweep(size: str, seed: int, out_dir: Path, progress, step: int, total:
                 entry.update(diverged=True, message=str(e), grad_norm=None, relative_suboptimality=None)
             else:
                 f = squared_objective(X8, y, model.coef_, 0.0, 0.0)
-                entry.update(diverged=False, grad_norm=float(model.history_["grad_norm"][-1]),
-                             relative_suboptimality=(f - f_star) / f_star, eta=model.eta_,
-                             median_saturated=float(np.median(model.history_["saturated"])))
+                # The epochs of the model: eta="auto" may have restarted the fit, and an 8-bit
+                # HALP fit with mu="auto" that stalls goes on at 16 bits (final_bits).
+                grad = model.history_["grad_norm"][-model.n_iter_:]
+                entry.update(diverged=False, grad_norm=float(grad[-1]),
+                             relative_suboptimality=(f - f_star) / f_star, eta=model.eta_, final_bits=model.bits_,
+                             median_saturated=float(np.median(model.history_["saturated"][-model.n_iter_:])))
                 style = solver_style(solver, bits)
                 if mu == "auto":
                     entry["final_mu"] = float(model.mu_)
                 if name == "halp8_auto":
                     style = {"color": "tab:brown", "linestyle": ":"}
-                curves[label] = (np.arange(1, epochs + 1), model.history_["grad_norm"], style)
+                curves[label] = (np.arange(1, len(grad) + 1), grad, style)
             step += 1
             report(progress, step, total, f"kappa {kappa}: {label}")
         curves_axis(ax, curves, "epoch", "full-gradient norm (log scale)" if kappa == kappas[0] else "",

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import pick, pyplot, report, save, script_main, table
-from lpcore import _core, _data
+from lpcore import _core, _data, _solver
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
@@ -120,11 +120,11 @@ def streaming_bandwidth(n_bytes: int, reps: int = 5) -> float:
 def time_epochs(data, y, method, bits, epochs, eta):
     X, scale = data[bits]
     n, d = X.shape
-    r = _core.fit(X, scale, y, np.zeros((1, d), np.float32), np.zeros(1), method=method, loss="squared",
-                  eta=eta, alpha=1e-4, mu=1.0, delta=0.05, epoch_length=2 * n, max_iter=epochs, tol=0.0,
-                  fit_intercept=True, seed=1, verbose=0)
+    cfg = _solver.config(method, "squared", eta=eta, alpha=1e-4, mu=1.0, delta=0.05, epoch_length=2 * n,
+                         max_iter=epochs, tol=0.0, fit_intercept=True, seed=1)
+    r = _core.fit(X, scale, y, np.zeros((1, d), np.float32), np.zeros(1), cfg)
     key = "inner_seconds" if method == "sgd" else "seconds"
-    return list(r["history"][key])
+    return list(r.history[key])
 
 
 def time_sag(X, y, epochs: int) -> float:

@@ -86,19 +86,80 @@ def quantize_float(
     x: npt.NDArray[np.float32], format: int, rounding: int, overflow: int, seed: int, backend: str | None = None,
 ) -> tuple[npt.NDArray[np.float32], int]: ...
 def float_formats() -> list[dict[str, object]]: ...
+class Method:
+    sgd: ClassVar[Method]
+    svrg: ClassVar[Method]
+    halp: ClassVar[Method]
+
+class Loss:
+    squared: ClassVar[Loss]
+    logistic: ClassVar[Loss]
+    multinomial: ClassVar[Loss]
+
+class GradScaling:
+    none: ClassVar[GradScaling]
+    fixed: ClassVar[GradScaling]
+    dynamic: ClassVar[GradScaling]
+
+class SolverConfig:
+    method: Method
+    loss: Loss
+    n_outputs: int
+    eta: float
+    alpha: float
+    mu: float
+    adapt_mu: bool
+    delta: float
+    epoch_length: int
+    max_iter: int
+    tol: float
+    tol_reference: float
+    fit_intercept: bool
+    n_features: int
+    seed: int
+    verbose: int
+    stop_on_stall: bool
+    def __init__(self) -> None: ...
+
+class FloatGradConfig:
+    format: int
+    rounding: int
+    overflow: int
+    scaling: GradScaling
+    loss_scale: float
+    compensate: bool
+    q_floor: float
+    def __init__(self) -> None: ...
+
+class FitResult:
+    coef: npt.NDArray[np.float32]
+    centre: npt.NDArray[np.float32]
+    offset: npt.NDArray[np.int32] | None
+    intercept: npt.NDArray[np.float64]
+    history: dict[str, npt.NDArray[np.float64]]
+    initial_objective: float
+    initial_grad_norm: float
+    n_iter: int
+    scale: float
+    mu: float
+    converged: bool
+    diverged: bool
+    divergence: int
+    stalled: bool
+
+class FloatGradResult:
+    fit: FitResult
+    shrinkage: dict[str, npt.NDArray[np.float64]]
+
 def fit(
     X: npt.NDArray[np.float32] | npt.NDArray[np.int8] | npt.NDArray[np.int16],
     row_scale: npt.NDArray[np.float32] | None, y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
-    intercept0: npt.NDArray[np.float64], method: str, loss: str, eta: float, alpha: float, mu: float, delta: float,
-    epoch_length: int, max_iter: int, tol: float, fit_intercept: bool, seed: int, verbose: int,
-    adapt_mu: bool = False, n_features: int = 0, backend: str | None = None,
-) -> dict[str, object]: ...
+    intercept0: npt.NDArray[np.float64], config: SolverConfig, backend: str | None = None,
+) -> FitResult: ...
 def fit_float_grad(
     X: npt.NDArray[np.float32], y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
-    intercept0: npt.NDArray[np.float64], method: str, loss: str, eta: float, alpha: float, epoch_length: int,
-    max_iter: int, tol: float, fit_intercept: bool, seed: int, verbose: int, format: int, rounding: int,
-    overflow: int, scaling: int, loss_scale: float, compensate: bool, q_floor: float, backend: str | None = None,
-) -> dict[str, object]: ...
+    intercept0: npt.NDArray[np.float64], config: SolverConfig, grad: FloatGradConfig, backend: str | None = None,
+) -> FloatGradResult: ...
 def prepare_rows(
     X: npt.NDArray[np.floating], bits: int, out: npt.NDArray[np.generic], scale: npt.NDArray[np.float32] | None = None,
     given_scales: bool = False, stochastic: bool = False, seed: int = 0,

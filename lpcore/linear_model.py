@@ -41,23 +41,20 @@ well defined, and it needs no O(n) permutation per epoch.
 from __future__ import annotations
 
 import math
-import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _core
-from ._backend import check_backend
-from ._data import prepare
-from ._validation import GRID_MAX, seed_from
-from .float_formats import FORMATS, ROUNDINGS, check_format, check_rounding
+from ._diagnostics import DivergenceError, SaturationWarning, divergence_message, warn_about
+from ._solver import solve
+from .float_formats import FORMATS, ROUNDINGS
 
 __all__ = [
     "DivergenceError",
@@ -66,49 +63,16 @@ __all__ = [
     "SaturationWarning",
 ]
 
-# Curvature bound of each loss in the margin: squared 1, logistic 1/4,
-# multinomial 1/2 (the largest eigenvalue of diag(p) - p p^T).
-_LOSS_CURVATURE = {"squared": 1.0, "logistic": 0.25, "multinomial": 0.5}
-# Fraction of saturated coordinate updates above which an epoch counts as saturated.
-SATURATION_LIMIT = 0.01
-# step_compensation="shrinkage": the running estimate of q is clipped to
-# [SHRINKAGE_Q_FLOOR, 1], so the step grows at most 10x. Below q ~ 0.1 most of
-# the quantized gradient is flushed or rounding noise, g^ = q g + eps is
-# dominated by eps, and a larger step would amplify eps rather than restore
-# progress along g. The cap also keeps the compensated step within an order
-# of magnitude of the step the user chose, whose stability they tuned.
-SHRINKAGE_Q_FLOOR = 0.1
-_GRAD_SCALING_CODES = {"none": 0, "fixed": 1, "dynamic": 2}
-
-
-# mu="auto": HALP's starting mu; the solver then halves it after an epoch
-# with more than 0.1% saturated updates and quadruples it after one in which
-# the gradient norm and the objective both grew (cpp/include/lpcore/solver.hpp).
-# Chosen on a sweep of 15 problems, 3 seeds each (README, "Choosing mu"): of
-# the starts 0.3, 1, 3 and 10, 3 needed the fewest epochs and reached tol in
-# the most runs. Starting high is cheap (saturation is an unambiguous signal,
-# and each halving costs one epoch), while a grid too coarse or too fine that
-# neither diverges nor saturates gives the rule no signal at all: starts of
-# 0.3 and 10 left make_regression(1000, 500) unconverged.
-MU_START = 3.0
-
-# A HALP fit whose full-gradient norm ends this many times above its start
-# was driven by rounding noise (the objectives are convex and SVRG contracts).
-DIVERGENCE_GROWTH = 100.0
-
-
-class DivergenceError(ArithmeticError):
-    """The objective became non-finite during a fit (the step size is too large)."""
-
-
-class SaturationWarning(UserWarning):
-    """Many low-precision updates hit the ends of the integer grid."""
-
-
-def _smoothness(row_sq_norms: np.ndarray, loss: str, alpha: float, fit_intercept: bool) -> float:
-    """Mean per-sample smoothness constant of the objective on the training data."""
-    feature = float(row_sq_norms.mean()) + (1.0 if fit_intercept else 0.0)
-    return _LOSS_CURVATURE[loss] * feature + alpha
+@contextmanager
+def _unchanged_on_error(estimator):
+    """A fit that raises leaves the estimator as it was before the call."""
+    state = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(state)
+        raise
 
 
 class _LowPrecisionLinear(BaseEstimator):
@@ -207,203 +171,30 @@ class _LowPrecisionLinear(BaseEstimator):
                 f"needs solver='sgd' or 'svrg' with bits=32; got solver={self.solver!r}, bits={self.bits}"
             )
 
-    def _fit_float_grad(self, Xt, y_encoded, coef0, intercept0, loss, eta, epoch_length, seed):
-        """fp32 SGD / SVRG with every step's gradient in ``grad_format``."""
-        scaling = self.grad_scaling
-        code = _GRAD_SCALING_CODES[scaling] if isinstance(scaling, str) else _GRAD_SCALING_CODES["fixed"]
-        result = _core.fit_float_grad(
-            Xt, y_encoded, coef0, intercept0,
-            method=self.solver, loss=loss, eta=eta, alpha=float(self.alpha), epoch_length=epoch_length,
-            max_iter=int(self.max_iter), tol=float(self.tol), fit_intercept=bool(self.fit_intercept), seed=seed,
-            verbose=int(self.verbose), format=check_format(self.grad_format),
-            rounding=check_rounding(self.grad_rounding), overflow=0, scaling=code,
-            loss_scale=1.0 if isinstance(scaling, str) else float(scaling),
-            compensate=self.step_compensation == "shrinkage", q_floor=SHRINKAGE_Q_FLOOR,
-            backend=check_backend(None),
-        )
-        self.shrinkage_ = {key: np.asarray(v) for key, v in result["shrinkage"].items()}
-        return result
-
     def _fit(self, X, y_encoded, loss, n_outputs):
+        """Run the solver (lpcore/_solver.py) and set the fitted attributes."""
         self._check_grad_params()
-        # The float-gradient statistics count every coordinate: no padding there.
-        data = prepare(X, self.bits, pad=self.grad_format is None, n_jobs=self.n_jobs)
-        Xt, row_scale = data.rows, data.row_scale
-        self.data_rounding_error_ = data.rounding_error
-        n_samples, n_features = X.shape
-        width = Xt.shape[1]
-        L = _smoothness(data.row_sq_norms, loss, self.alpha, self.fit_intercept)
-        # 1/(2 L) with L the *mean* per-sample smoothness: the max would let a
-        # single outlier row (a rare pixel after standardization, say) shrink
-        # every step; a step too large for the data ends in a DivergenceError.
-        eta = (1.0 / (2.0 * L) if L > 0 else 1.0) if self.eta == "auto" else float(self.eta)
-        self.eta_ = eta
-        epoch_length = 2 * n_samples if self.epoch_length is None else int(self.epoch_length)
-
-        coef0 = np.zeros((n_outputs, width), dtype=np.float32)
-        intercept0 = np.zeros(n_outputs, dtype=np.float64)
-        warm = self.warm_start and hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features)
-        if warm:
-            coef0[:, :n_features] = self._coef
-            intercept0[:] = self._intercept
-
-        delta = 1.0
-        if self.bits != 32 and self.solver != "halp":
-            delta = self._auto_delta(Xt, row_scale, y_encoded, loss, coef0, intercept0) if self.delta == "auto" else float(self.delta)
-        adapt_mu = isinstance(self.mu, str)
-        if not adapt_mu:
-            mu = float(self.mu)
-        elif warm and getattr(self, "mu_", None) is not None:
-            mu = self.mu_  # carry on from the mu the previous fit adapted to
-        else:
-            mu = MU_START
-        seed = seed_from(self.random_state)
-        if self.grad_format is not None:
-            result = self._fit_float_grad(Xt, y_encoded, coef0, intercept0, loss, eta, epoch_length, seed)
-        else:
-            self.shrinkage_ = None
-            result = _core.fit(
-                Xt, row_scale, y_encoded, coef0, intercept0,
-                method=self.solver, loss=loss, eta=eta, alpha=float(self.alpha), mu=mu,
-                delta=float(delta), epoch_length=epoch_length, max_iter=int(self.max_iter),
-                tol=float(self.tol), fit_intercept=bool(self.fit_intercept), seed=seed,
-                verbose=int(self.verbose), adapt_mu=adapt_mu, n_features=n_features,
-                backend=check_backend(None),
-            )
-        if result["diverged"]:
-            raise DivergenceError(
-                f"the objective became non-finite after {result['n_iter']} epoch(s) with eta={eta:.3g}; "
-                f"the step size is too large for this data: pass a smaller eta (for example "
-                f"eta={eta / 10:.3g}) or eta='auto', or standardize X"
-            )
-        self._coef = np.ascontiguousarray(result["coef"][:, :n_features])
-        self._intercept = result["intercept"] if self.fit_intercept else np.zeros(n_outputs)
-        self.n_iter_ = int(result["n_iter"])
-        self.history_ = {key: np.asarray(v) for key, v in result["history"].items()}
-        self.initial_objective_ = float(result["initial_objective"])
-        self.scale_ = float(result["scale"]) if self.bits != 32 else None
-        self.mu_ = float(result["mu"]) if math.isfinite(result["mu"]) else None
-        self._warn_about(result, epoch_length)
+        n_features = X.shape[1]
+        warm = None
+        if self.warm_start and hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features):
+            warm = (self._coef, self._intercept, getattr(self, "mu_", None))
+        solution = solve(self, X, y_encoded, loss, n_outputs, warm)
+        result, last = solution.last, solution.runs[-1]
+        if result.diverged:
+            raise DivergenceError(divergence_message(self, solution, y_encoded, loss))
+        self.eta_ = last.eta
+        self.bits_ = last.bits
+        self.data_rounding_error_ = solution.data.rounding_error
+        self.shrinkage_ = last.shrinkage
+        self._coef = np.ascontiguousarray(result.coef[:, :n_features])
+        self._intercept = np.asarray(result.intercept) if self.fit_intercept else np.zeros(n_outputs)
+        self.n_iter_ = solution.n_iter
+        self.history_ = solution.history()
+        self.initial_objective_ = solution.initial_objective
+        self.scale_ = float(result.scale) if last.bits != 32 else None
+        self.mu_ = float(result.mu) if math.isfinite(result.mu) else None
+        warn_about(self, solution)
         return self
-
-    def _auto_delta(self, Xt, row_scale, y_encoded, loss, coef0, intercept0):
-        """The fixed grid of LP-SGD / LP-SVRG: twice the largest coefficient of
-        one coordinate-wise Newton step from the start, over 2**(bits-1) - 1.
-
-        The step ``w_j = w0_j - g_j / H_jj`` (gradient g and diagonal curvature
-        H of the objective at the start) is exact for uncorrelated features,
-        and it gets the solution's scale right for standardized data, which is
-        all a fixed grid needs. The rows are read in chunks of about 8 MiB of
-        float64, so no temporary is as large as X.
-        """
-        n, width = Xt.shape
-        grad_sum = np.zeros(coef0.shape)
-        col_sq = np.zeros(width)
-        chunk = max(1, (1 << 20) // max(width, 1))
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            Xf = Xt[start:stop].astype(np.float64)
-            if row_scale is not None:
-                Xf *= row_scale[start:stop, None]
-            margins = Xf @ coef0.T.astype(np.float64) + intercept0
-            y = y_encoded[start:stop]
-            if loss == "squared":
-                phi = margins - y[:, None]
-            elif loss == "logistic":
-                phi = -y[:, None] * expit(-y[:, None] * margins)
-            else:
-                phi = softmax(margins, axis=1)
-                phi[np.arange(stop - start), y.astype(int)] -= 1.0
-            grad_sum += phi.T @ Xf
-            col_sq += np.einsum("ij,ij->j", Xf, Xf)
-        grad = grad_sum / n + self.alpha * coef0
-        curvature = _LOSS_CURVATURE[loss] * col_sq / n + self.alpha
-        step = np.divide(grad, curvature, out=np.zeros_like(grad), where=curvature > 0)
-        radius = 2.0 * float(np.abs(coef0 - step).max())
-        return radius / GRID_MAX[self.bits] if radius > 0 and math.isfinite(radius) else 1.0
-
-    def _mu_range(self):
-        """The range HALP's adaptive mu went through, as text."""
-        mus = self.history_["mu"]
-        return f"mu ranged over [{mus.min():.3g}, {mus.max():.3g}] and ended at {float(mus[-1]):.3g}"
-
-    def _warn_about(self, result, epoch_length):
-        saturated = self.history_["saturated"] > SATURATION_LIMIT
-        halp = self.solver == "halp" and self.bits != 32
-        adaptive = halp and isinstance(self.mu, str)
-        search = 0
-        if adaptive:
-            # The first epochs saturate while mu='auto' lowers mu from its start:
-            # that is the search, not a symptom.
-            while search < saturated.size and saturated[search]:
-                search += 1
-        if self.bits != 32 and saturated.size and search == saturated.size:
-            floor = 1.0 / (self.eta_ * max(epoch_length, 1))  # the solver's bound on mu
-            if float(self.history_["mu"][-1]) <= floor * (1 + 1e-9):
-                advice = (
-                    f"although mu='auto' lowered mu to its floor 1/(eta T) = {floor:.3g}: the {self.bits}-bit "
-                    f"grid is too narrow for this model; try bits=16, or standardize X"
-                )
-            else:
-                advice = (
-                    f"while mu='auto' was still halving mu from its start ({self._mu_range()}): the fit ended "
-                    f"before the {self.bits}-bit grid was wide enough; increase max_iter, or pass a smaller mu"
-                )
-            warnings.warn(
-                f"every epoch saturated (more than {100 * SATURATION_LIMIT:g}% of the coordinate updates) {advice}",
-                SaturationWarning,
-                stacklevel=3,
-            )
-        elif self.bits != 32 and saturated.size and np.mean(saturated[search:]) >= 0.5:
-            if adaptive:
-                advice = (
-                    f"the {self.bits}-bit grid stayed too narrow although mu='auto' halves mu after every "
-                    f"such epoch ({self._mu_range()}); where mu also rose, the gradient grew at the coarser "
-                    f"grid, a sign of a step size too large for this data: try bits=16, a smaller eta than "
-                    f"{self.eta_:.3g}, or standardize X"
-                )
-            else:
-                hint = (
-                    "a smaller mu (HALP's grid spans ||g~||/mu)"
-                    if halp
-                    else "a larger delta (the grid spans 127*delta at 8 bits)"
-                )
-                advice = f"the {self.bits}-bit grid is too narrow for this model; try {hint}, or bits=16"
-            sat = self.history_["saturated"][search:]
-            warnings.warn(
-                f"{100 * float(np.median(sat)):.1f}% of the coordinate updates saturated in a typical "
-                f"epoch (more than {100 * SATURATION_LIMIT:g}% in at least half of the epochs"
-                f"{' after the first ' + str(search) if search else ''}): {advice}",
-                SaturationWarning,
-                stacklevel=3,
-            )
-        grad, start = self.history_["grad_norm"], float(result["initial_grad_norm"])
-        if halp and grad.size and start > 0 and float(grad[-1]) > DIVERGENCE_GROWTH * start:
-            if adaptive:
-                advice = (
-                    f"mu='auto' quadruples mu (a finer grid, less rounding noise) after every unsaturated "
-                    f"epoch in which the gradient norm and the objective grew, and halves it after a "
-                    f"saturated one ({self._mu_range()}); as no grid helped, the step size is likely too "
-                    f"large for this data: pass a smaller eta than {self.eta_:.3g}, or standardize X"
-                )
-            else:
-                advice = (
-                    f"the grid was too coarse for this data (it spans ||g~||/mu, and its rounding noise grows "
-                    f"with it): pass a larger mu than {self.mu:g} or mu='auto', or standardize X"
-                )
-            warnings.warn(
-                f"HALP diverged: the full-gradient norm grew from {start:.3g} to {float(grad[-1]):.3g}; {advice}",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-            return
-        if self.tol > 0 and not result["converged"]:
-            warnings.warn(
-                f"{self.solver} at {self.bits} bits did not reach tol={self.tol:g} (relative gradient "
-                f"norm) in max_iter={self.max_iter} epochs; increase max_iter or eta",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
 
     def _decision(self, X):
         check_is_fitted(self, "n_iter_")
@@ -537,13 +328,19 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
     """
 
     def fit(self, X, y):
-        """Fit the model to X (n_samples, n_features) and y (n_samples,)."""
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_all_finite=False)
-        y = np.ascontiguousarray(y, dtype=np.float64)
-        self._fit(X, y, "squared", 1)
-        self.coef_ = self._coef[0].astype(np.float64)
-        self.intercept_ = float(self._intercept[0])
+        """Fit the model to X (n_samples, n_features) and y (n_samples,).
+
+        A fit that raises leaves the estimator as it was before the call.
+        """
+        with _unchanged_on_error(self):
+            self._validate_params()
+            X, y = validate_data(
+                self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_all_finite=False
+            )
+            y = np.ascontiguousarray(y, dtype=np.float64)
+            self._fit(X, y, "squared", 1)
+            self.coef_ = self._coef[0].astype(np.float64)
+            self.intercept_ = float(self._intercept[0])
         return self
 
     def predict(self, X):
@@ -596,25 +393,29 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         return tags
 
     def fit(self, X, y):
-        """Fit the model to X (n_samples, n_features) and class labels y."""
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        classes = encoder.classes_
-        if classes.size < 2:
-            raise ValueError(
-                f"LowPrecisionClassifier needs samples of at least 2 classes; got 1 class ({classes[0]!r})"
-            )
-        self.classes_ = classes
-        codes = encoder.transform(y)
-        if classes.size == 2:
-            target = np.where(codes == 1, 1.0, -1.0)
-            self._fit(X, target, "logistic", 1)
-        else:
-            self._fit(X, codes.astype(np.float64), "multinomial", classes.size)
-        self.coef_ = self._coef.astype(np.float64)
-        self.intercept_ = np.asarray(self._intercept, dtype=np.float64).copy()
+        """Fit the model to X (n_samples, n_features) and class labels y.
+
+        A fit that raises leaves the estimator as it was before the call.
+        """
+        with _unchanged_on_error(self):
+            self._validate_params()
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y)
+            classes = encoder.classes_
+            if classes.size < 2:
+                raise ValueError(
+                    f"LowPrecisionClassifier needs samples of at least 2 classes; got 1 class ({classes[0]!r})"
+                )
+            self.classes_ = classes
+            codes = encoder.transform(y)
+            if classes.size == 2:
+                target = np.where(codes == 1, 1.0, -1.0)
+                self._fit(X, target, "logistic", 1)
+            else:
+                self._fit(X, codes.astype(np.float64), "multinomial", classes.size)
+            self.coef_ = self._coef.astype(np.float64)
+            self.intercept_ = np.asarray(self._intercept, dtype=np.float64).copy()
         return self
 
     def decision_function(self, X):

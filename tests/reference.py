@@ -359,6 +359,25 @@ def mu_bounds(mu, eta, epoch_length):
     return min(max(mu, 1.0 / (eta * max(epoch_length, 1))), 1.0 / eta)
 
 
+DIVERGENCE_SLACK = 1e-3
+
+
+class DivergenceWatch:
+    """Twin of lpcore::DivergenceWatch (cpp/src/divergence.hpp)."""
+
+    def __init__(self, start):
+        self.start = self.best = start
+
+    def diverged(self, objective, grad_norm) -> bool:
+        if not (math.isfinite(objective) and math.isfinite(grad_norm)):
+            return True
+        slack = DIVERGENCE_SLACK * max(abs(self.start), abs(self.best))
+        if objective > self.start + slack or objective - self.best > 0.5 * (self.start - self.best) + slack:
+            return True
+        self.best = min(self.best, objective)
+        return False
+
+
 def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, delta, epoch_length,
                   max_iter, fit_intercept, seed, bits, adapt=False):
     """Twin of lpcore::fit from a zero start with tol = 0.
@@ -465,7 +484,9 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
         if epoch > 0:
             history.append(objective)
             grad_norms.append(grad_norm)
-        if epoch == max_iter:
+        else:
+            watch = DivergenceWatch(objective)
+        if watch.diverged(objective, grad_norm) or epoch == max_iter:
             break
         if halp:
             if adapt and epoch > 0:

@@ -37,7 +37,8 @@ def test_fit_records_shrinkage_per_epoch(solver):
     assert set(m.shrinkage_) == KEYS
     for v in m.shrinkage_.values():
         assert v.shape == (m.n_iter_,) == (4,)
-    assert set(m.history_) == {"objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale", "mu"}
+    assert set(m.history_) == {"objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale", "mu", "eta",
+                               "bits"}
     assert np.isnan(m.history_["mu"]).all() and m.mu_ is None
     assert m.score(X, y) > 0.95
     assert (m.shrinkage_["q_min"] <= m.shrinkage_["q_mean"]).all()
@@ -67,7 +68,7 @@ def test_compensation_restores_progress():
     q = plain.shrinkage_["q_mean"]
     assert (q < 0.9).all()
     mult = comp.shrinkage_["step_multiplier"]
-    assert (mult > 1).all() and (mult <= 1 / lpcore.linear_model.SHRINKAGE_Q_FLOOR).all()
+    assert (mult > 1).all() and (mult <= 1 / lpcore._solver.SHRINKAGE_Q_FLOOR).all()
     assert (comp.history_["objective"] < plain.history_["objective"]).all()
     # the multiplier tracks 1 / q (after the first epoch's warm-up of the running estimate)
     np.testing.assert_allclose(mult[1:], 1 / comp.shrinkage_["q_mean"][1:], rtol=0.1)
@@ -76,8 +77,8 @@ def test_compensation_restores_progress():
 def test_compensated_step_is_capped():
     X, y = digits()
     m = fit(LowPrecisionClassifier, X, y, grad_format="fp4_e2m1", step_compensation="shrinkage", max_iter=3)
-    assert m.shrinkage_["q_mean"][-1] < lpcore.linear_model.SHRINKAGE_Q_FLOOR
-    assert m.shrinkage_["step_multiplier"][-1] == pytest.approx(1 / lpcore.linear_model.SHRINKAGE_Q_FLOOR)
+    assert m.shrinkage_["q_mean"][-1] < lpcore._solver.SHRINKAGE_Q_FLOOR
+    assert m.shrinkage_["step_multiplier"][-1] == pytest.approx(1 / lpcore._solver.SHRINKAGE_Q_FLOOR)
 
 
 @pytest.mark.parametrize("loss_case", ["multinomial", "logistic", "squared"])

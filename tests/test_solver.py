@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import reference
 from conftest import BACKENDS
-from lpcore import _core, _data
+from lpcore import _core, _data, _solver
 
 LOSSES = [("squared", 1), ("logistic", 1), ("multinomial", 3)]
 METHODS = ["sgd", "svrg", "halp"]
@@ -25,10 +25,10 @@ def problem(bits, loss, K, n=30, d=40, seed=0):
     return data.rows, data.row_scale, y
 
 
-def run(Xq, rs, y, K, backend=None, **kw):
+def run(Xq, rs, y, K, backend=None, method="halp", loss="squared", **kw):
     d = Xq.shape[1]
-    return _core.fit(Xq, rs, y, np.zeros((K, d), np.float32), np.zeros(K), tol=0.0, verbose=0,
-                     backend=backend, **kw)
+    cfg = _solver.config(method, loss, **dict(dict(tol=0.0, verbose=0), **kw))
+    return _core.fit(Xq, rs, y, np.zeros((K, d), np.float32), np.zeros(K), cfg, backend)
 
 
 ARGS = dict(eta=0.05, alpha=0.01, mu=0.5, delta=0.01, epoch_length=40, max_iter=2, fit_intercept=True, seed=7)
@@ -43,10 +43,10 @@ def test_lp_integer_state_matches_reference_exactly(bits, loss, K, method, backe
     r = run(Xq, rs, y, K, backend=backend, method=method, loss=loss, **ARGS)
     ref = reference.fit_reference(Xq, rs, y, K, method=method, loss=loss, bits=bits, **ARGS)
     assert np.any(ref["offset"] != 0)  # the comparison is not between two zero models
-    np.testing.assert_array_equal(r["offset"], ref["offset"])
-    np.testing.assert_array_equal(r["coef"], ref["coef"])
-    np.testing.assert_allclose(r["intercept"], ref["intercept"], rtol=1e-12)
-    np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-12)
+    np.testing.assert_array_equal(r.offset, ref["offset"])
+    np.testing.assert_array_equal(r.coef, ref["coef"])
+    np.testing.assert_allclose(r.intercept, ref["intercept"], rtol=1e-12)
+    np.testing.assert_allclose(r.history["objective"], ref["objective"], rtol=1e-12)
 
 
 # alpha where a refresh's shrinkage multiplier (Q8 / Q16) is 0 about half the
@@ -67,10 +67,10 @@ def test_skipped_shrinkage_changes_nothing(bits, method, loss, K, backend):
     assert np.any(A == 0) and np.any(A != 0), A  # both the skipped and the applied path ran
     # (HALP ends re-centred: its state is the centre, with a zero offset.)
     assert np.any(ref["centre" if method == "halp" else "offset"] != 0)
-    np.testing.assert_array_equal(r["offset"], ref["offset"])
-    np.testing.assert_array_equal(r["coef"], ref["coef"])
+    np.testing.assert_array_equal(r.offset, ref["offset"])
+    np.testing.assert_array_equal(r.coef, ref["coef"])
     if method == "halp":
-        np.testing.assert_array_equal(r["centre"], ref["centre"])
+        np.testing.assert_array_equal(r.centre, ref["centre"])
 
 
 @pytest.mark.parametrize("bits", [8, 16])
@@ -85,12 +85,12 @@ def test_halp_matches_reference(bits, loss, K, backend):
     r = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, **three)
     ref = reference.fit_reference(Xq, rs, y, K, method="halp", loss=loss, bits=bits, **three)
     assert np.any(ref["centre"] != 0)
-    np.testing.assert_array_equal(r["centre"], ref["centre"])
-    np.testing.assert_array_equal(r["coef"], ref["coef"])
-    assert r["scale"] == ref["scale"]
-    np.testing.assert_allclose(r["intercept"], ref["intercept"], rtol=1e-12)
-    np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-12)
-    np.testing.assert_allclose(r["history"]["grad_norm"], ref["grad_norm"], rtol=1e-12)
+    np.testing.assert_array_equal(r.centre, ref["centre"])
+    np.testing.assert_array_equal(r.coef, ref["coef"])
+    assert r.scale == ref["scale"]
+    np.testing.assert_allclose(r.intercept, ref["intercept"], rtol=1e-12)
+    np.testing.assert_allclose(r.history["objective"], ref["objective"], rtol=1e-12)
+    np.testing.assert_allclose(r.history["grad_norm"], ref["grad_norm"], rtol=1e-12)
 
 
 def test_reference_dot_f32_is_the_kernel():
@@ -128,20 +128,20 @@ def test_halp_adaptive_mu_matches_reference(bits, loss, K, args, expected, backe
     assert min(sat[:2]) > reference.MU_SATURATION_LIMIT and sat[2] == 0 and grad[2] > grad[1]
     # The same decisions, from the same saturation counts and growth: mu
     # moves by powers of two, so the sequences are equal exactly.
-    np.testing.assert_array_equal(r["history"]["mu"], expected)
+    np.testing.assert_array_equal(r.history["mu"], expected)
     np.testing.assert_array_equal(ref["mu"], expected)
-    assert r["mu"] == expected[-1]
-    np.testing.assert_array_equal(r["history"]["saturated"], ref["saturated"])
-    np.testing.assert_allclose(r["history"]["grad_norm"], ref["grad_norm"], rtol=1e-12)
-    np.testing.assert_array_equal(r["coef"], ref["coef"])
-    np.testing.assert_allclose(r["intercept"], ref["intercept"], rtol=1e-12)
-    assert r["scale"] == ref["scale"]
-    np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-12)
+    assert r.mu == expected[-1]
+    np.testing.assert_array_equal(r.history["saturated"], ref["saturated"])
+    np.testing.assert_allclose(r.history["grad_norm"], ref["grad_norm"], rtol=1e-12)
+    np.testing.assert_array_equal(r.coef, ref["coef"])
+    np.testing.assert_allclose(r.intercept, ref["intercept"], rtol=1e-12)
+    assert r.scale == ref["scale"]
+    np.testing.assert_allclose(r.history["objective"], ref["objective"], rtol=1e-12)
     # Each epoch's scale is ||g~_coef|| / (mu * qmax) with that epoch's mu: a
     # fixed mu equal to the first one takes the same first epoch exactly.
     fixed = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, **dict(kw, max_iter=1))
     first = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, adapt_mu=True, **dict(kw, max_iter=1))
-    np.testing.assert_array_equal(first["coef"], fixed["coef"])
+    np.testing.assert_array_equal(first.coef, fixed.coef)
 
 
 def test_adaptive_mu_is_bounded_and_only_for_halp():
@@ -149,17 +149,17 @@ def test_adaptive_mu_is_bounded_and_only_for_halp():
     kw = dict(ARGS, eta=0.05, epoch_length=40, max_iter=3)
     # [1 / (eta T), 1 / eta] = [0.5, 20]: a start outside is clamped.
     high = run(Xq, rs, y, 1, method="halp", loss="squared", adapt_mu=True, **dict(kw, mu=1e6))
-    assert high["history"]["mu"][0] == 20.0
+    assert high.history["mu"][0] == 20.0
     low = run(Xq, rs, y, 1, method="halp", loss="squared", adapt_mu=True, **dict(kw, mu=1e-6))
-    assert low["history"]["mu"][0] == 0.5
-    assert np.all((high["history"]["mu"] >= 0.5) & (high["history"]["mu"] <= 20))
+    assert low.history["mu"][0] == 0.5
+    assert np.all((high.history["mu"] >= 0.5) & (high.history["mu"] <= 20))
     # A fixed mu is recorded as is; the methods without a mu record NaN.
     fixed = run(Xq, rs, y, 1, method="halp", loss="squared", **dict(kw, mu=1e6))
-    np.testing.assert_array_equal(fixed["history"]["mu"], 1e6)
+    np.testing.assert_array_equal(fixed.history["mu"], 1e6)
     for method, bits in (("svrg", 8), ("sgd", 16), ("halp", 32)):
         Xb, rb, yb = problem(bits, "squared", 1, n=60, d=20)
         r = run(Xb, rb, yb, 1, method=method, loss="squared", adapt_mu=True, **dict(kw, mu=3.0))
-        assert np.isnan(r["history"]["mu"]).all() and np.isnan(r["mu"])
+        assert np.isnan(r.history["mu"]).all() and np.isnan(r.mu)
 
 
 @pytest.mark.parametrize("loss,K", LOSSES)
@@ -169,10 +169,10 @@ def test_fp32_solvers_match_float64_reference(loss, K, method, backend):
     args = dict(ARGS, eta=0.02)
     r = run(X, None, y, K, backend=backend, method=method, loss=loss, **args)
     ref = reference.fit_reference(X, None, y, K, method=method, loss=loss, bits=32, **args)
-    assert r["offset"] is None
-    np.testing.assert_allclose(r["coef"], ref["coef"], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(r["intercept"], ref["intercept"], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(r["history"]["objective"], ref["objective"], rtol=1e-5)
+    assert r.offset is None
+    np.testing.assert_allclose(r.coef, ref["coef"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(r.intercept, ref["intercept"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(r.history["objective"], ref["objective"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("bits", [8, 16, 32])
@@ -184,35 +184,34 @@ def test_backends_train_identical_models(bits, loss, K, method):
     args = dict(ARGS, max_iter=4, epoch_length=120)
     fits = [run(Xq, rs, y, K, backend=be, method=method, loss=loss, **args) for be in BACKENDS]
     for other in fits[1:]:
-        np.testing.assert_array_equal(other["coef"], fits[0]["coef"])
-        np.testing.assert_array_equal(other["intercept"], fits[0]["intercept"])
-        np.testing.assert_array_equal(other["history"]["objective"], fits[0]["history"]["objective"])
+        np.testing.assert_array_equal(other.coef, fits[0].coef)
+        np.testing.assert_array_equal(other.intercept, fits[0].intercept)
+        np.testing.assert_array_equal(other.history["objective"], fits[0].history["objective"])
 
 
 def test_halp_rescales_every_epoch_and_records_history():
     Xq, rs, y = problem(8, "squared", 1, n=200, d=20)
     r = run(Xq, rs, y, 1, method="halp", loss="squared", **dict(ARGS, max_iter=6, epoch_length=400, alpha=0.0, eta=0.01))
-    h = r["history"]
-    assert r["n_iter"] == 6 and all(len(v) == 6 for v in h.values())
+    h = r.history
+    assert r.n_iter == 6 and all(len(v) == 6 for v in h.values())
     assert np.all(np.diff(h["scale"]) < 0)  # the grid shrinks with the gradient
-    assert h["grad_norm"][-1] < 1e-2 * r["initial_grad_norm"]
+    assert h["grad_norm"][-1] < 1e-2 * r.initial_grad_norm
     assert np.all(h["seconds"] >= h["inner_seconds"]) and np.all(h["inner_seconds"] > 0)
     assert np.all((h["saturated"] >= 0) & (h["saturated"] <= 1))
 
 
 def test_tol_stops_early():
     Xq, rs, y = problem(16, "squared", 1, n=200, d=20)
-    r = _core.fit(Xq, rs, y, np.zeros((1, 20), np.float32), np.zeros(1), method="halp", loss="squared",
-                  eta=0.02, alpha=0.0, mu=0.5, delta=1.0, epoch_length=400, max_iter=100, tol=1e-3,
-                  fit_intercept=True, seed=0, verbose=0)
-    assert r["converged"] and r["n_iter"] < 100
-    assert r["history"]["grad_norm"][-1] <= 1e-3 * r["initial_grad_norm"]
+    r = run(Xq, rs, y, 1, method="halp", loss="squared", eta=0.02, alpha=0.0, mu=0.5, delta=1.0,
+            epoch_length=400, max_iter=100, tol=1e-3, fit_intercept=True, seed=0)
+    assert r.converged and r.n_iter < 100
+    assert r.history["grad_norm"][-1] <= 1e-3 * r.initial_grad_norm
 
 
 def test_divergence_is_reported_not_crashed():
     X, _, y = problem(32, "squared", 1)
     r = run(X, None, y, 1, method="svrg", loss="squared", **dict(ARGS, eta=50.0, max_iter=20))
-    assert r["diverged"]
+    assert r.diverged
 
 
 @pytest.mark.parametrize("bad", [-1.0, 3.0, 0.5, np.nan])
@@ -252,12 +251,12 @@ def test_zero_padding_columns_stay_zero_and_change_nothing_else(method, bits):
     padded[:, :d] = X
     kw = dict(ARGS, method=method, loss="logistic")
     plain, wide = run(X, rs, y, 1, **kw), run(padded, rs, y, 1, **kw)
-    assert not wide["coef"][:, d:].any()
+    assert not wide.coef[:, d:].any()
     if bits == 32:
-        np.testing.assert_allclose(wide["coef"][:, :d], plain["coef"], rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(wide["history"]["objective"], plain["history"]["objective"], rtol=1e-5)
+        np.testing.assert_allclose(wide.coef[:, :d], plain.coef, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(wide.history["objective"], plain.history["objective"], rtol=1e-5)
     else:
-        np.testing.assert_allclose(wide["history"]["objective"], plain["history"]["objective"], rtol=0.05)
+        np.testing.assert_allclose(wide.history["objective"], plain.history["objective"], rtol=0.05)
 
 
 def test_saturated_fraction_counts_features_not_padding():
@@ -267,7 +266,7 @@ def test_saturated_fraction_counts_features_not_padding():
     padded[:, :d] = X
     kw = dict(ARGS, method="halp", loss="squared", mu=50.0)  # a narrow grid: updates saturate
     every_column, features_only = run(padded, rs, y, 1, **kw), run(padded, rs, y, 1, n_features=d, **kw)
-    sat_all, sat_features = every_column["history"]["saturated"], features_only["history"]["saturated"]
+    sat_all, sat_features = every_column.history["saturated"], features_only.history["saturated"]
     assert sat_all.max() > 0
     np.testing.assert_allclose(sat_features, sat_all * 64 / d, rtol=1e-12)
     with pytest.raises(ValueError, match="n_features"):

@@ -32,11 +32,8 @@ using python::Array;
 using python::Backend;
 using python::table;
 
-void same_length(py::ssize_t a, py::ssize_t b, const char* what) {
-  if (a != b)
-    throw std::invalid_argument(std::string(what) + ": lengths differ (" + std::to_string(a) + " and " +
-                                std::to_string(b) + ")");
-}
+using python::same_length;
+using python::shape_of;
 
 // dot_i8 / dot_i16 / dot_f32 share one binding shape.
 template <class T, class Member>
@@ -54,13 +51,6 @@ auto dot_binding(Member member) {
 struct RowBlock {
   std::size_t rows, ld, n;
 };
-
-// A shape as NumPy prints it: (3,) or (3, 4).
-std::string shape_of(const py::array& a) {
-  std::string out = "(";
-  for (py::ssize_t k = 0; k < a.ndim(); ++k) out += (k ? ", " : "") + std::to_string(a.shape(k));
-  return out + (a.ndim() == 1 ? ",)" : ")");
-}
 
 RowBlock row_block(const py::array& x, const py::array& v, const char* what, const char* v_name) {
   if (x.ndim() != 2)
@@ -168,197 +158,7 @@ Array<float> dequantize_rows(const Array<Q>& q, const Array<float>& scales, Fn f
   return x;
 }
 
-Method parse_method(const std::string& method) {
-  if (method == "sgd") return Method::sgd;
-  if (method == "svrg") return Method::svrg;
-  if (method == "halp") return Method::halp;
-  throw std::invalid_argument("fit: unknown method '" + method + "'");
-}
-
-Loss parse_loss(const std::string& loss) {
-  if (loss == "squared") return Loss::squared;
-  if (loss == "logistic") return Loss::logistic;
-  if (loss == "multinomial") return Loss::multinomial;
-  throw std::invalid_argument("fit: unknown loss '" + loss + "'");
-}
-
-// Per-epoch records as a dict of float64 arrays, one per named field.
-template <class Record>
-py::dict columns(const std::vector<Record>& rows,
-                 std::initializer_list<std::pair<const char*, double Record::*>> fields) {
-  py::dict out;
-  for (const auto& [name, member] : fields) {
-    Array<double> column(static_cast<py::ssize_t>(rows.size()));
-    double* p = column.mutable_data();
-    for (const Record& row : rows) *p++ = row.*member;
-    out[name] = column;
-  }
-  return out;
-}
-
-// The fitted state and per-epoch history of a FitResult as a dict.
-py::dict result_dict(const FitResult& r, py::ssize_t n_outputs, py::ssize_t n_features) {
-  Array<float> coef({n_outputs, n_features});
-  std::copy(r.coef.begin(), r.coef.end(), coef.mutable_data());
-  const py::dict history = columns(r.history, {{"objective", &EpochRecord::objective},
-                                                {"grad_norm", &EpochRecord::grad_norm},
-                                                {"seconds", &EpochRecord::seconds},
-                                                {"inner_seconds", &EpochRecord::inner_seconds},
-                                                {"saturated", &EpochRecord::saturated},
-                                                {"scale", &EpochRecord::scale},
-                                                {"mu", &EpochRecord::mu}});
-  py::dict out;
-  out["coef"] = coef;
-  out["intercept"] = Array<double>(static_cast<py::ssize_t>(r.intercept.size()), r.intercept.data());
-  out["history"] = history;
-  Array<float> centre({n_outputs, n_features});
-  std::copy(r.centre.begin(), r.centre.end(), centre.mutable_data());
-  out["centre"] = centre;
-  if (!r.offset.empty()) {
-    Array<std::int32_t> offset({n_outputs, n_features});
-    std::copy(r.offset.begin(), r.offset.end(), offset.mutable_data());
-    out["offset"] = offset;
-  } else {
-    out["offset"] = py::none();
-  }
-  out["initial_objective"] = r.initial_objective;
-  out["initial_grad_norm"] = r.initial_grad_norm;
-  out["n_iter"] = r.n_iter;
-  out["scale"] = r.scale;
-  out["mu"] = r.mu;
-  out["converged"] = r.converged;
-  out["diverged"] = r.diverged;
-  return out;
-}
-
-// fit(): every length and shape is checked here; the config's values
-// (eta > 0, labels, ...) are validated by the estimators in Python, and the
-// C++ side re-checks whatever could index out of bounds (class labels).
-struct FitSetup {
-  TrainData data;
-  SolverConfig cfg;
-};
-
-// The training data and solver configuration of a fit, with every length and
-// shape checked.
-FitSetup prepare_fit(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
-                     const Array<float>& coef0, const Array<double>& intercept0, const std::string& method,
-                     const std::string& loss, double eta, double alpha, double mu, double delta,
-                     std::size_t epoch_length, std::size_t max_iter, double tol, bool fit_intercept,
-                     std::uint64_t seed, int verbose, bool adapt_mu, std::size_t n_features) {
-  if (X.ndim() != 2) throw std::invalid_argument("fit: X must be 2-D");
-  if (!(X.flags() & py::array::c_style)) throw std::invalid_argument("fit: X must be C-contiguous");
-  FitSetup setup;
-  TrainData& data = setup.data;
-  SolverConfig& cfg = setup.cfg;
-  data.n = static_cast<std::size_t>(X.shape(0));
-  data.d = static_cast<std::size_t>(X.shape(1));
-  cfg.method = parse_method(method);
-  cfg.loss = parse_loss(loss);
-  if (coef0.ndim() != 2 || static_cast<std::size_t>(coef0.shape(1)) != data.d)
-    throw std::invalid_argument("fit: coef0 must have shape (n_outputs, n_features)");
-  cfg.n_outputs = static_cast<std::size_t>(coef0.shape(0));
-  same_length(intercept0.size(), coef0.shape(0), "fit: intercept0");
-  same_length(y.size(), X.shape(0), "fit: y");
-  cfg.eta = eta;
-  cfg.alpha = alpha;
-  cfg.mu = mu;
-  cfg.adapt_mu = adapt_mu;
-  cfg.delta = delta;
-  cfg.epoch_length = epoch_length;
-  cfg.max_iter = max_iter;
-  cfg.tol = tol;
-  cfg.fit_intercept = fit_intercept;
-  cfg.seed = seed;
-  cfg.verbose = verbose;
-  if (n_features > data.d)
-    throw std::invalid_argument("fit: n_features (" + std::to_string(n_features) + ") exceeds X's " +
-                                std::to_string(data.d) + " columns");
-  cfg.n_features = n_features;
-  if (X.dtype().is(py::dtype::of<float>())) {
-    data.x32 = static_cast<const float*>(X.data());
-  } else if (X.dtype().is(py::dtype::of<std::int8_t>())) {
-    data.x8 = static_cast<const std::int8_t*>(X.data());
-  } else if (X.dtype().is(py::dtype::of<std::int16_t>())) {
-    data.x16 = static_cast<const std::int16_t*>(X.data());
-  } else {
-    throw std::invalid_argument("fit: X must be float32, int8 or int16");
-  }
-  if (data.x32 == nullptr) {
-    if (!row_scale) throw std::invalid_argument("fit: integer X needs row_scale");
-    same_length(row_scale->size(), X.shape(0), "fit: row_scale");
-    data.row_scale = row_scale->data();
-  }
-  data.y = y.data();
-  return setup;
-}
-
-py::dict fit_binding(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
-                     const Array<float>& coef0, const Array<double>& intercept0, const std::string& method,
-                     const std::string& loss, double eta, double alpha, double mu, double delta,
-                     std::size_t epoch_length, std::size_t max_iter, double tol, bool fit_intercept,
-                     std::uint64_t seed, int verbose, bool adapt_mu, std::size_t n_features,
-                     const Backend& backend) {
-  const FitSetup setup = prepare_fit(X, row_scale, y, coef0, intercept0, method, loss, eta, alpha, mu, delta,
-                                     epoch_length, max_iter, tol, fit_intercept, seed, verbose, adapt_mu,
-                                     n_features);
-  const KernelTable& t = table(backend);
-  FitResult r;
-  {
-    py::gil_scoped_release nogil;
-    r = fit(t, setup.data, setup.cfg, coef0.data(), intercept0.data());
-  }
-  return result_dict(r, coef0.shape(0), coef0.shape(1));
-}
-
-// The float-format enums arrive as ints from lpcore/float_formats.py; they
-// index the format table, so they are range-checked here.
-template <class Enum>
-Enum enum_from(int value, int count, const char* what) {
-  if (value < 0 || value >= count)
-    throw std::invalid_argument(std::string(what) + " code " + std::to_string(value) + " is out of range");
-  return static_cast<Enum>(value);
-}
-
-FloatGradConfig grad_config(int format, int rounding, int overflow, int scaling, double loss_scale, bool compensate,
-                            double q_floor) {
-  FloatGradConfig g;
-  g.format = enum_from<FloatFormat>(format, kFloatFormatCount, "float format");
-  g.rounding = enum_from<FloatRounding>(rounding, 3, "float rounding");
-  g.overflow = enum_from<Overflow>(overflow, 2, "overflow policy");
-  g.scaling = enum_from<GradScaling>(scaling, 3, "gradient scaling");
-  g.loss_scale = loss_scale;
-  g.compensate = compensate;
-  g.q_floor = q_floor;
-  return g;
-}
-
-py::dict fit_float_grad_binding(const Array<float>& X, const Array<double>& y, const Array<float>& coef0,
-                                const Array<double>& intercept0, const std::string& method, const std::string& loss,
-                                double eta, double alpha, std::size_t epoch_length, std::size_t max_iter, double tol,
-                                bool fit_intercept, std::uint64_t seed, int verbose, int format, int rounding,
-                                int overflow, int scaling, double loss_scale, bool compensate, double q_floor,
-                                const Backend& backend) {
-  const FitSetup setup = prepare_fit(X, std::nullopt, y, coef0, intercept0, method, loss, eta, alpha, 1.0, 1.0,
-                                     epoch_length, max_iter, tol, fit_intercept, seed, verbose, false, 0);
-  const FloatGradConfig grad = grad_config(format, rounding, overflow, scaling, loss_scale, compensate, q_floor);
-  const KernelTable& t = table(backend);
-  FloatGradResult r;
-  {
-    py::gil_scoped_release nogil;
-    r = fit_float_grad(t, setup.data, setup.cfg, grad, coef0.data(), intercept0.data());
-  }
-  py::dict out = result_dict(r.fit, coef0.shape(0), coef0.shape(1));
-  const py::dict shrinkage = columns(r.shrinkage, {{"q_min", &ShrinkageRecord::q_min},
-                                                   {"q_mean", &ShrinkageRecord::q_mean},
-                                                   {"norm_ratio_mean", &ShrinkageRecord::norm_ratio_mean},
-                                                   {"zero_fraction", &ShrinkageRecord::zero_fraction},
-                                                   {"overflow_fraction", &ShrinkageRecord::overflow_fraction},
-                                                   {"step_multiplier", &ShrinkageRecord::step_multiplier},
-                                                   {"log2_scale_mean", &ShrinkageRecord::log2_scale_mean}});
-  out["shrinkage"] = shrinkage;
-  return out;
-}
+using python::enum_from;
 
 py::tuple quantize_float_binding(const Array<float>& x, int format, int rounding, int overflow, std::uint64_t seed,
                                  const Backend& backend) {
@@ -573,11 +373,6 @@ PYBIND11_MODULE(_core, m) {
         return out;
       }, py::arg("seed"), py::arg("n_blocks"), be);
 
-  m.def("fit", &fit_binding, py::arg("X"), py::arg("row_scale"), nc("y"), nc("coef0"), nc("intercept0"),
-        py::arg("method"), py::arg("loss"), py::arg("eta"), py::arg("alpha"), py::arg("mu"), py::arg("delta"),
-        py::arg("epoch_length"), py::arg("max_iter"), py::arg("tol"), py::arg("fit_intercept"), py::arg("seed"),
-        py::arg("verbose"), py::arg("adapt_mu") = false, py::arg("n_features") = 0, be);
-
   m.def("quantize_float", &quantize_float_binding, nc("x"), py::arg("format"), py::arg("rounding"),
         py::arg("overflow"), py::arg("seed"), be);
   m.def("float_formats", [] {
@@ -595,13 +390,8 @@ PYBIND11_MODULE(_core, m) {
     }
     return out;
   });
-  m.def("fit_float_grad", &fit_float_grad_binding, nc("X"), nc("y"), nc("coef0"), nc("intercept0"),
-        py::arg("method"), py::arg("loss"), py::arg("eta"), py::arg("alpha"), py::arg("epoch_length"),
-        py::arg("max_iter"), py::arg("tol"), py::arg("fit_intercept"), py::arg("seed"), py::arg("verbose"),
-        py::arg("format"), py::arg("rounding"), py::arg("overflow"), py::arg("scaling"), py::arg("loss_scale"),
-        py::arg("compensate"), py::arg("q_floor"), be);
-
   python::bind_data(m);
+  python::bind_solver(m);
 
   m.def("time_kernel", [](const std::string& kernel, std::size_t n, std::size_t reps, std::size_t inner,
                           const Backend& backend) {

@@ -14,6 +14,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "divergence.hpp"
 #include "losses.hpp"
 #include "lpcore/rng.hpp"
 
@@ -56,19 +57,22 @@ class FloatGradTrainer {
     std::copy(intercept0, intercept0 + K_, b_.begin());
     FloatGradResult out;
     FitResult& fit = out.fit;
+    DivergenceWatch watch(0.0);  // set from the objective at the start
     for (std::size_t epoch = 0;; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       const Evaluation ev = full_pass();
       if (epoch == 0) {
         fit.initial_objective = ev.objective;
         fit.initial_grad_norm = ev.grad_norm;
+        watch = DivergenceWatch(ev.objective);
       } else {
         fit.history.back().objective = ev.objective;
         fit.history.back().grad_norm = ev.grad_norm;
         if (cfg_.verbose > 0) report(epoch, fit.history.back(), out.shrinkage.back());
       }
-      if (!std::isfinite(ev.objective) || !std::isfinite(ev.grad_norm)) {
+      if (const Divergence why = watch.check(ev.objective, ev.grad_norm); why != Divergence::none) {
         fit.diverged = true;
+        fit.divergence = static_cast<int>(why);
         break;
       }
       if (ev.grad_norm <= cfg_.tol * fit.initial_grad_norm) {
@@ -92,6 +96,8 @@ class FloatGradTrainer {
     fit.centre.assign(K_ * d_, 0.0f);
     fit.intercept = b_;
     fit.scale = 1.0;
+    fit.n_outputs = K_;
+    fit.n_columns = d_;
     return out;
   }
 

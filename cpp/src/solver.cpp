@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "divergence.hpp"
 #include "losses.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/memory.hpp"
@@ -199,6 +200,8 @@ class Trainer {
     initialize(coef0, intercept0);
     FitResult out;
     Evaluation previous{};  // at the start of the previous epoch
+    DivergenceWatch watch(0.0);  // set from the objective at the start
+    std::vector<double> grad_norms;  // at the end of each epoch, the start's first
     for (std::size_t epoch = 0;; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       if (halp()) recenter();
@@ -206,17 +209,24 @@ class Trainer {
       if (epoch == 0) {
         out.initial_objective = ev.objective;
         out.initial_grad_norm = ev.grad_norm;
+        watch = DivergenceWatch(ev.objective);
       } else {
         out.history.back().objective = ev.objective;
         out.history.back().grad_norm = ev.grad_norm;
         if (cfg_.verbose > 0) report(epoch, out.history.back());
       }
-      if (!std::isfinite(ev.objective) || !std::isfinite(ev.grad_norm)) {
+      if (const Divergence why = watch.check(ev.objective, ev.grad_norm); why != Divergence::none) {
         out.diverged = true;
+        out.divergence = static_cast<int>(why);
         break;
       }
-      if (ev.grad_norm <= cfg_.tol * out.initial_grad_norm) {
+      if (ev.grad_norm <= cfg_.tol * (cfg_.tol_reference > 0 ? cfg_.tol_reference : out.initial_grad_norm)) {
         out.converged = true;
+        break;
+      }
+      grad_norms.push_back(ev.grad_norm);
+      if (stalled(grad_norms, out.history)) {
+        out.stalled = true;
         break;
       }
       if (epoch == cfg_.max_iter) break;
@@ -252,6 +262,8 @@ class Trainer {
     }
     out.intercept = b_;
     out.scale = s_;
+    out.n_outputs = K_;
+    out.n_columns = d_;
     if (halp()) out.mu = mu_;
     return out;
   }
@@ -288,6 +300,16 @@ class Trainer {
         z_[j] = static_cast<T>(std::clamp(q, -Ops::kQmax, Ops::kQmax));
       }
     }
+  }
+
+  // Whether the fit has stalled (kStallWindow in lpcore/solver.hpp), from the
+  // gradient norms at the start and after each epoch, and each epoch's record.
+  bool stalled(const std::vector<double>& grad_norms, const std::vector<EpochRecord>& history) const {
+    if (!cfg_.stop_on_stall || !halp() || history.size() < kStallWindow) return false;
+    for (std::size_t k = history.size() - kStallWindow; k < history.size(); ++k)
+      if (history[k].saturated > kMuSaturationLimit) return false;
+    const std::size_t now = grad_norms.size() - 1;
+    return grad_norms[now] > kStallFactor * grad_norms[now - kStallWindow];
   }
 
   // The bounds of the adaptive mu (see kMuGrowth in lpcore/solver.hpp).

@@ -62,7 +62,10 @@ struct SolverConfig {
   double delta = 1.0;         // LP-SGD / LP-SVRG: the fixed grid scale
   std::size_t epoch_length = 0;  // T, inner steps per outer epoch
   std::size_t max_iter = 10;     // outer epochs
-  double tol = 0.0;  // stop once ||grad F|| <= tol * ||grad F(w_0)||
+  double tol = 0.0;  // stop once ||grad F|| <= tol * reference
+  // The gradient norm tol is relative to; 0: ||grad F(w_0)|| at this run's
+  // start (a run that continues a fit passes the fit's start).
+  double tol_reference = 0.0;
   bool fit_intercept = true;
   // Columns of X that are features: the estimators pad rows with zero columns
   // to whole vector blocks, and the saturated fraction counts features only.
@@ -70,6 +73,9 @@ struct SolverConfig {
   std::size_t n_features = 0;
   std::uint64_t seed = 0;
   int verbose = 0;
+  // HALP at 8 / 16 bits: stop when the fit stalls (kStallWindow below), so
+  // that the caller can go on at a finer width.
+  bool stop_on_stall = false;
 };
 
 struct EpochRecord {
@@ -85,6 +91,7 @@ struct EpochRecord {
 };
 
 struct FitResult {
+  std::size_t n_outputs = 0, n_columns = 0;  // K and d
   std::vector<float> coef;         // K x d: w_base + s z
   std::vector<float> centre;       // K x d: w_base (HALP; zeros otherwise)
   std::vector<std::int32_t> offset;  // K x d: z on its grid (bits 8/16; empty at 32)
@@ -95,7 +102,11 @@ struct FitResult {
   double scale = 0;        // final grid scale
   double mu = std::numeric_limits<double>::quiet_NaN();  // HALP's mu in the last epoch (NaN: no mu)
   bool converged = false;  // stopped by tol
-  bool diverged = false;   // the objective became non-finite
+  bool diverged = false;   // stopped by divergence (divergence.hpp)
+  bool stalled = false;    // stopped by a stall (SolverConfig::stop_on_stall)
+  // Why: 1 the objective or gradient became non-finite, 2 the objective rose
+  // above its start, 3 it gave back more than half of its progress.
+  int divergence = 0;
 };
 
 // Steps between the L2 shrinkages of the offset (applied as one combined
@@ -133,6 +144,16 @@ static_assert(kOffsetPeriod % kRefreshPeriod == 0, "offsets are re-rounded on re
 // constants were chosen on a sweep of datasets (README, "Choosing mu"):
 // growing by 4 rather than 2 recovers from a grid that is too coarse in half
 // the epochs, and the halving costs one epoch per step.
+// A stall (SolverConfig::stop_on_stall): over the last kStallWindow epochs the
+// full-gradient norm fell by less than the factor kStallFactor while no epoch
+// saturated more than kMuSaturationLimit (so mu was not still being lowered).
+// On an 8-bit grid that is the precision floor: the rounding noise, or a few
+// coordinates pinned at the grid's ends, balance the epoch's contraction.
+// SVRG in exact arithmetic contracts by a constant factor per epoch, and a
+// factor 2 in 4 epochs is slower than fp32 SVRG on every standardized
+// dataset measured (docs/algorithms.md, "Stalls").
+constexpr std::size_t kStallWindow = 4;
+constexpr double kStallFactor = 0.5;
 constexpr double kMuSaturationLimit = 0.001;
 constexpr double kMuShrink = 0.5;
 constexpr double kMuGrowth = 4.0;

@@ -10,21 +10,6 @@
 namespace lpcore::python {
 namespace {
 
-std::string shape_text(const py::array& a) {
-  std::string out = "(";
-  for (py::ssize_t k = 0; k < a.ndim(); ++k) out += (k ? ", " : "") + std::to_string(a.shape(k));
-  return out + (a.ndim() == 1 ? ",)" : ")");
-}
-
-// Whether `dt` is T in native byte order (dtype objects of equal type need not
-// be the same object, as for a np.memmap's).
-template <class T>
-bool holds(const py::dtype& dt) {
-  const char order = dt.byteorder();
-  const char native = py::dtype::of<T>().byteorder();
-  return dt.num() == py::dtype::of<T>().num() && (order == '=' || order == '|' || order == native);
-}
-
 // A writable 1-D array of n elements of T, or null for None.
 template <class T>
 T* per_row(std::optional<py::array> a, py::ssize_t n, const char* name) {
@@ -34,7 +19,7 @@ T* per_row(std::optional<py::array> a, py::ssize_t n, const char* name) {
     throw std::invalid_argument(std::string("prepare_rows: ") + name + " must be a writable contiguous " +
                                 py::str(py::dtype::of<T>()).cast<std::string>() + " array of shape (" +
                                 std::to_string(n) + ",), got " + py::str(a->dtype()).cast<std::string>() +
-                                " of shape " + shape_text(*a));
+                                " of shape " + shape_of(*a));
   return static_cast<T*>(a->mutable_data());
 }
 
@@ -43,7 +28,7 @@ py::tuple prepare_rows_binding(const py::array& X, int bits, py::array& out, con
                                const std::optional<py::array>& sq_norm, const std::optional<py::array>& sq_x,
                                const std::optional<py::array>& sq_err, std::size_t n_threads,
                                const Backend& backend) {
-  if (X.ndim() != 2) throw std::invalid_argument("prepare_rows: X must be 2-D, got shape " + shape_text(X));
+  if (X.ndim() != 2) throw std::invalid_argument("prepare_rows: X must be 2-D, got shape " + shape_of(X));
   DataSource src;
   if (holds<double>(X.dtype()))
     src.f64 = true;
@@ -79,7 +64,7 @@ py::tuple prepare_rows_binding(const py::array& X, int bits, py::array& out, con
     throw std::invalid_argument("prepare_rows: out must be a writable C-contiguous " +
                                 py::str(want).cast<std::string>() + " array of " + std::to_string(X.shape(0)) +
                                 " rows and at least " + std::to_string(X.shape(1)) + " columns, got " +
-                                py::str(out.dtype()).cast<std::string>() + " of shape " + shape_text(out));
+                                py::str(out.dtype()).cast<std::string>() + " of shape " + shape_of(out));
   if (n_threads < 1) throw std::invalid_argument("prepare_rows: n_threads must be at least 1");
   dst.rows = out.mutable_data();
   dst.width = static_cast<std::size_t>(out.shape(1));

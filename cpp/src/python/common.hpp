@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "lpcore/dispatch.hpp"
@@ -27,7 +28,38 @@ inline const KernelTable& table(const Backend& backend) {
   return t;
 }
 
+inline void same_length(py::ssize_t a, py::ssize_t b, const char* what) {
+  if (a != b)
+    throw std::invalid_argument(std::string(what) + ": lengths differ (" + std::to_string(a) + " and " +
+                                std::to_string(b) + ")");
+}
+
+// A shape as NumPy prints it: (3,) or (3, 4).
+inline std::string shape_of(const py::array& a) {
+  std::string out = "(";
+  for (py::ssize_t k = 0; k < a.ndim(); ++k) out += (k ? ", " : "") + std::to_string(a.shape(k));
+  return out + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// Whether `dt` is T in native byte order (dtype objects of equal type need not
+// be the same object, as for a np.memmap's).
+template <class T>
+bool holds(const py::dtype& dt) {
+  const char order = dt.byteorder();
+  const char native = py::dtype::of<T>().byteorder();
+  return dt.num() == py::dtype::of<T>().num() && (order == '=' || order == '|' || order == native);
+}
+
 // One binding per layer (module.cpp calls them in order).
 void bind_data(py::module_& m);
+void bind_solver(py::module_& m);
+
+// An enum from its integer code, range-checked: the codes index tables.
+template <class Enum>
+Enum enum_from(int value, int count, const char* what) {
+  if (value < 0 || value >= count)
+    throw std::invalid_argument(std::string(what) + " code " + std::to_string(value) + " is out of range");
+  return static_cast<Enum>(value);
+}
 
 }  // namespace lpcore::python

@@ -1,0 +1,201 @@
+// Binding of the training loops: one typed config in (SolverConfig, plus
+// FloatGradConfig for simulated float gradients), one typed result out
+// (FitResult with its EpochRecord history). lpcore/_solver.py fills the config
+// from the estimators' parameters; every length and shape is checked here, and
+// the C++ side re-checks whatever could index out of bounds (class labels).
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lpcore/float_format.hpp"
+#include "lpcore/float_grad_sgd.hpp"
+#include "lpcore/solver.hpp"
+#include "python/common.hpp"
+
+namespace lpcore::python {
+namespace {
+
+// Per-epoch records as a dict of float64 arrays, one per named field.
+template <class Record>
+py::dict columns(const std::vector<Record>& rows,
+                 std::initializer_list<std::pair<const char*, double Record::*>> fields) {
+  py::dict out;
+  for (const auto& [name, member] : fields) {
+    Array<double> column(static_cast<py::ssize_t>(rows.size()));
+    double* p = column.mutable_data();
+    for (const Record& row : rows) *p++ = row.*member;
+    out[name] = column;
+  }
+  return out;
+}
+
+py::dict history_of(const FitResult& r) {
+  return columns(r.history, {{"objective", &EpochRecord::objective},
+                             {"grad_norm", &EpochRecord::grad_norm},
+                             {"seconds", &EpochRecord::seconds},
+                             {"inner_seconds", &EpochRecord::inner_seconds},
+                             {"saturated", &EpochRecord::saturated},
+                             {"scale", &EpochRecord::scale},
+                             {"mu", &EpochRecord::mu}});
+}
+
+py::dict shrinkage_of(const FloatGradResult& r) {
+  return columns(r.shrinkage, {{"q_min", &ShrinkageRecord::q_min},
+                               {"q_mean", &ShrinkageRecord::q_mean},
+                               {"norm_ratio_mean", &ShrinkageRecord::norm_ratio_mean},
+                               {"zero_fraction", &ShrinkageRecord::zero_fraction},
+                               {"overflow_fraction", &ShrinkageRecord::overflow_fraction},
+                               {"step_multiplier", &ShrinkageRecord::step_multiplier},
+                               {"log2_scale_mean", &ShrinkageRecord::log2_scale_mean}});
+}
+
+// A K x d vector of the result as a (K, d) array.
+template <class T>
+Array<T> matrix(const FitResult& r, const std::vector<T>& v) {
+  Array<T> out({static_cast<py::ssize_t>(r.n_outputs), static_cast<py::ssize_t>(r.n_columns)});
+  if (v.size() != r.n_outputs * r.n_columns) throw std::logic_error("FitResult: inconsistent sizes");
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+// The training data of a fit, with every length and shape checked against
+// the config (n_outputs and n_features are set from coef0 and X here).
+TrainData train_data(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
+                     const Array<float>& coef0, const Array<double>& intercept0, SolverConfig& cfg) {
+  if (X.ndim() != 2) throw std::invalid_argument("fit: X must be 2-D, got shape " + shape_of(X));
+  if (!(X.flags() & py::array::c_style)) throw std::invalid_argument("fit: X must be C-contiguous");
+  TrainData data;
+  data.n = static_cast<std::size_t>(X.shape(0));
+  data.d = static_cast<std::size_t>(X.shape(1));
+  if (coef0.ndim() != 2 || static_cast<std::size_t>(coef0.shape(1)) != data.d)
+    throw std::invalid_argument("fit: coef0 must have shape (n_outputs, " + std::to_string(data.d) + "), got " +
+                                shape_of(coef0));
+  cfg.n_outputs = static_cast<std::size_t>(coef0.shape(0));
+  same_length(intercept0.size(), coef0.shape(0), "fit: intercept0");
+  same_length(y.size(), X.shape(0), "fit: y");
+  if (cfg.n_features > data.d)
+    throw std::invalid_argument("fit: n_features (" + std::to_string(cfg.n_features) + ") exceeds X's " +
+                                std::to_string(data.d) + " columns");
+  if (holds<float>(X.dtype()))
+    data.x32 = static_cast<const float*>(X.data());
+  else if (holds<std::int8_t>(X.dtype()))
+    data.x8 = static_cast<const std::int8_t*>(X.data());
+  else if (holds<std::int16_t>(X.dtype()))
+    data.x16 = static_cast<const std::int16_t*>(X.data());
+  else
+    throw std::invalid_argument("fit: X must be float32, int8 or int16");
+  if (data.x32 == nullptr) {
+    if (!row_scale) throw std::invalid_argument("fit: integer X needs row_scale");
+    same_length(row_scale->size(), X.shape(0), "fit: row_scale");
+    data.row_scale = row_scale->data();
+  }
+  data.y = y.data();
+  return data;
+}
+
+FitResult fit_binding(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
+                      const Array<float>& coef0, const Array<double>& intercept0, SolverConfig cfg,
+                      const Backend& backend) {
+  const TrainData data = train_data(X, row_scale, y, coef0, intercept0, cfg);
+  const KernelTable& t = table(backend);
+  py::gil_scoped_release nogil;
+  return fit(t, data, cfg, coef0.data(), intercept0.data());
+}
+
+FloatGradResult fit_float_grad_binding(const Array<float>& X, const Array<double>& y, const Array<float>& coef0,
+                                       const Array<double>& intercept0, SolverConfig cfg,
+                                       const FloatGradConfig& grad, const Backend& backend) {
+  const TrainData data = train_data(X, std::nullopt, y, coef0, intercept0, cfg);
+  const KernelTable& t = table(backend);
+  py::gil_scoped_release nogil;
+  return fit_float_grad(t, data, cfg, grad, coef0.data(), intercept0.data());
+}
+
+// An enum field of FloatGradConfig, set from its integer code (range-checked:
+// the codes index the format tables).
+template <class Enum>
+auto enum_property(Enum FloatGradConfig::*member, int count, const char* what) {
+  return std::make_pair([member](const FloatGradConfig& g) { return static_cast<int>(g.*member); },
+                        [member, count, what](FloatGradConfig& g, int v) { g.*member = enum_from<Enum>(v, count, what); });
+}
+
+}  // namespace
+
+void bind_solver(py::module_& m) {
+  py::enum_<Method>(m, "Method").value("sgd", Method::sgd).value("svrg", Method::svrg).value("halp", Method::halp);
+  py::enum_<Loss>(m, "Loss")
+      .value("squared", Loss::squared)
+      .value("logistic", Loss::logistic)
+      .value("multinomial", Loss::multinomial);
+  py::enum_<GradScaling>(m, "GradScaling")
+      .value("none", GradScaling::none)
+      .value("fixed", GradScaling::fixed)
+      .value("dynamic", GradScaling::dynamic);
+
+  py::class_<SolverConfig>(m, "SolverConfig", "The solver's settings (cpp/include/lpcore/solver.hpp).")
+      .def(py::init<>())
+      .def_readwrite("method", &SolverConfig::method)
+      .def_readwrite("loss", &SolverConfig::loss)
+      .def_readonly("n_outputs", &SolverConfig::n_outputs)
+      .def_readwrite("eta", &SolverConfig::eta)
+      .def_readwrite("alpha", &SolverConfig::alpha)
+      .def_readwrite("mu", &SolverConfig::mu)
+      .def_readwrite("adapt_mu", &SolverConfig::adapt_mu)
+      .def_readwrite("delta", &SolverConfig::delta)
+      .def_readwrite("epoch_length", &SolverConfig::epoch_length)
+      .def_readwrite("max_iter", &SolverConfig::max_iter)
+      .def_readwrite("tol", &SolverConfig::tol)
+      .def_readwrite("tol_reference", &SolverConfig::tol_reference)
+      .def_readwrite("fit_intercept", &SolverConfig::fit_intercept)
+      .def_readwrite("n_features", &SolverConfig::n_features)
+      .def_readwrite("seed", &SolverConfig::seed)
+      .def_readwrite("verbose", &SolverConfig::verbose)
+      .def_readwrite("stop_on_stall", &SolverConfig::stop_on_stall);
+
+  const auto [get_format, set_format] = enum_property(&FloatGradConfig::format, kFloatFormatCount, "float format");
+  const auto [get_rounding, set_rounding] = enum_property(&FloatGradConfig::rounding, 3, "float rounding");
+  const auto [get_overflow, set_overflow] = enum_property(&FloatGradConfig::overflow, 2, "overflow policy");
+  py::class_<FloatGradConfig>(m, "FloatGradConfig", "Simulated float gradients (lpcore/float_grad_sgd.hpp).")
+      .def(py::init<>())
+      .def_property("format", get_format, set_format)
+      .def_property("rounding", get_rounding, set_rounding)
+      .def_property("overflow", get_overflow, set_overflow)
+      .def_readwrite("scaling", &FloatGradConfig::scaling)
+      .def_readwrite("loss_scale", &FloatGradConfig::loss_scale)
+      .def_readwrite("compensate", &FloatGradConfig::compensate)
+      .def_readwrite("q_floor", &FloatGradConfig::q_floor);
+
+  py::class_<FitResult>(m, "FitResult", "The fitted state and per-epoch history of a fit.")
+      .def_property_readonly("coef", [](const FitResult& r) { return matrix(r, r.coef); })
+      .def_property_readonly("centre", [](const FitResult& r) { return matrix(r, r.centre); })
+      .def_property_readonly("offset", [](const FitResult& r) -> py::object {
+        if (r.offset.empty()) return py::none();
+        return matrix(r, r.offset);
+      })
+      .def_property_readonly("intercept", [](const FitResult& r) {
+        return Array<double>(static_cast<py::ssize_t>(r.intercept.size()), r.intercept.data());
+      })
+      .def_property_readonly("history", &history_of)
+      .def_readonly("initial_objective", &FitResult::initial_objective)
+      .def_readonly("initial_grad_norm", &FitResult::initial_grad_norm)
+      .def_readonly("n_iter", &FitResult::n_iter)
+      .def_readonly("scale", &FitResult::scale)
+      .def_readonly("mu", &FitResult::mu)
+      .def_readonly("converged", &FitResult::converged)
+      .def_readonly("diverged", &FitResult::diverged)
+      .def_readonly("divergence", &FitResult::divergence)
+      .def_readonly("stalled", &FitResult::stalled);
+  py::class_<FloatGradResult>(m, "FloatGradResult", "A FitResult and its per-epoch shrinkage statistics.")
+      .def_readonly("fit", &FloatGradResult::fit)
+      .def_property_readonly("shrinkage", &shrinkage_of);
+
+  const auto nc = [](const char* name) { return py::arg(name).noconvert(); };
+  m.def("fit", &fit_binding, py::arg("X"), py::arg("row_scale"), nc("y"), nc("coef0"), nc("intercept0"),
+        py::arg("config"), py::arg("backend") = py::none());
+  m.def("fit_float_grad", &fit_float_grad_binding, nc("X"), nc("y"), nc("coef0"), nc("intercept0"),
+        py::arg("config"), py::arg("grad"), py::arg("backend") = py::none());
+}
+
+}  // namespace lpcore::python

@@ -1,0 +1,184 @@
+"""Warnings and errors read from a finished fit: each says what happened and what to change.
+
+The solver records every epoch (``history_``); the rules here read it after
+the fit (lpcore/_solver.py runs it), so the solvers stay free of policy and
+every message can name the parameter to change and a value to try.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ._solver import DIVERGENCE_CAUSES
+
+# Fraction of saturated coordinate updates above which an epoch counts as saturated.
+SATURATION_LIMIT = 0.01
+# A HALP fit whose full-gradient norm ends this many times above its start
+# was driven by rounding noise (the objectives are convex and SVRG contracts).
+DIVERGENCE_GROWTH = 100.0
+# Row norms or targets above this make float32 sums of squares overflow.
+FLOAT32_SAFE = 1e18
+
+
+class DivergenceError(ArithmeticError):
+    """A fit diverged: its objective became non-finite, rose above its start, or
+    gave back more than half of its progress (the message says which, and what to do)."""
+
+
+class SaturationWarning(UserWarning):
+    """Many low-precision updates hit the ends of the integer grid."""
+
+
+def _last_run(est) -> dict:
+    """history_ of the runs that produced the model (eta="auto" may have restarted the fit)."""
+    return {key: value[len(value) - est.n_iter_:] for key, value in est.history_.items()}
+
+
+def divergence_message(est, solution, y, loss) -> str:
+    """What went wrong in a fit that diverged, and what to do instead."""
+    run = solution.runs[-1]
+    eta, result = run.eta, run.result
+    cause = DIVERGENCE_CAUSES[result.divergence]
+    start = float(result.initial_objective)
+    objective = result.history["objective"]
+    end = float(objective[-1]) if len(objective) else float("nan")
+    what = (
+        f"the fit diverged after {result.n_iter} epoch(s): {cause} (objective {start:.4g} at the start, "
+        f"{end:.4g} at the end)"
+    )
+    norms = solution.data.row_sq_norms
+    y_max = float(np.max(np.abs(y))) if loss == "squared" and y.size else 0.0
+    x_max = float(np.sqrt(np.max(norms))) if norms.size else 0.0
+    if not (y_max <= FLOAT32_SAFE and x_max <= FLOAT32_SAFE):
+        return (
+            f"{what}; the data are too large for lpcore's float32 arithmetic (largest row norm {x_max:.3g}, "
+            f"largest |y| {y_max:.3g}), so no step size can help: rescale X and y (StandardScaler for X, "
+            f"y / y.std() for a target)"
+        )
+    if est.solver == "halp" and est.bits != 32 and not isinstance(est.mu, str):
+        return (
+            f"{what}: with a fixed mu={est.mu:g} the HALP grid (it spans ||g~||/mu) is likely too coarse, and "
+            f"its rounding noise outgrew the steps: pass a larger mu or mu='auto' (which adapts it), or a "
+            f"smaller eta than {eta:.3g}, or standardize X"
+        )
+    if isinstance(est.eta, str):
+        first = solution.runs[0].eta
+        return (
+            f"{what}, although eta='auto' backed off {len(solution.runs) - 1} times, from eta={first:.3g} to "
+            f"eta={eta:.3g}; the objective may be unbounded for this data: standardize X, check y for "
+            f"outliers, or pass a larger alpha"
+        )
+    return (
+        f"{what}: the step size eta={eta:.3g} is too large for this data: pass a smaller eta (for example "
+        f"eta={eta / 10:.3g}), or eta='auto', which backs off by itself, or standardize X"
+    )
+
+
+def _mu_range(est) -> str:
+    """The range HALP's adaptive mu went through, as text."""
+    mus = _last_run(est)["mu"]
+    return f"mu ranged over [{mus.min():.3g}, {mus.max():.3g}] and ended at {float(mus[-1]):.3g}"
+
+def warn_about(est, solution) -> None:
+    """The warnings a finished fit deserves, each with the change that would help."""
+    result = solution.last
+    n_samples = solution.data.rows.shape[0]
+    epoch_length = 2 * n_samples if est.epoch_length is None else int(est.epoch_length)
+    saturated = _last_run(est)["saturated"] > SATURATION_LIMIT
+    halp = est.solver == "halp" and est.bits_ != 32
+    adaptive = halp and isinstance(est.mu, str)
+    search = 0
+    if adaptive:
+        # The first epochs saturate while mu='auto' lowers mu from its start:
+        # that is the search, not a symptom.
+        while search < saturated.size and saturated[search]:
+            search += 1
+    if est.bits_ != 32 and saturated.size and search == saturated.size:
+        floor = 1.0 / (est.eta_ * max(epoch_length, 1))  # the solver's bound on mu
+        if float(_last_run(est)["mu"][-1]) <= floor * (1 + 1e-9):
+            advice = (
+                f"although mu='auto' lowered mu to its floor 1/(eta T) = {floor:.3g}: the {est.bits_}-bit "
+                f"grid is too narrow for this model; try bits=16, or standardize X"
+            )
+        else:
+            advice = (
+                f"while mu='auto' was still halving mu from its start ({_mu_range(est)}): the fit ended "
+                f"before the {est.bits_}-bit grid was wide enough; increase max_iter, or pass a smaller mu"
+            )
+        warnings.warn(
+            f"every epoch saturated (more than {100 * SATURATION_LIMIT:g}% of the coordinate updates) {advice}",
+            SaturationWarning,
+            stacklevel=4,
+        )
+    elif est.bits_ != 32 and saturated.size and np.mean(saturated[search:]) >= 0.5:
+        if adaptive:
+            advice = (
+                f"the {est.bits_}-bit grid stayed too narrow although mu='auto' halves mu after every "
+                f"such epoch ({_mu_range(est)}); where mu also rose, the gradient grew at the coarser "
+                f"grid, a sign of a step size too large for this data: try bits=16, a smaller eta than "
+                f"{est.eta_:.3g}, or standardize X"
+            )
+        else:
+            hint = (
+                "a smaller mu (HALP's grid spans ||g~||/mu)"
+                if halp
+                else "a larger delta (the grid spans 127*delta at 8 bits)"
+            )
+            advice = f"the {est.bits_}-bit grid is too narrow for this model; try {hint}, or bits=16"
+        sat = _last_run(est)["saturated"][search:]
+        warnings.warn(
+            f"{100 * float(np.median(sat)):.1f}% of the coordinate updates saturated in a typical "
+            f"epoch (more than {100 * SATURATION_LIMIT:g}% in at least half of the epochs"
+            f"{' after the first ' + str(search) if search else ''}): {advice}",
+            SaturationWarning,
+            stacklevel=4,
+        )
+    grad, start = _last_run(est)["grad_norm"], solution.initial_grad_norm
+    if halp and grad.size and start > 0 and float(grad[-1]) > DIVERGENCE_GROWTH * start:
+        if adaptive:
+            advice = (
+                f"mu='auto' quadruples mu (a finer grid, less rounding noise) after every unsaturated "
+                f"epoch in which the gradient norm and the objective grew, and halves it after a "
+                f"saturated one ({_mu_range(est)}); as no grid helped, the step size is likely too "
+                f"large for this data: pass a smaller eta than {est.eta_:.3g}, or standardize X"
+            )
+        else:
+            advice = (
+                f"the grid was too coarse for this data (it spans ||g~||/mu, and its rounding noise grows "
+                f"with it): pass a larger mu than {est.mu:g} or mu='auto', or standardize X"
+            )
+        warnings.warn(
+            f"HALP diverged: the full-gradient norm grew from {start:.3g} to {float(grad[-1]):.3g}; {advice}",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        return
+    if est.tol > 0 and not result.converged:
+        warnings.warn(
+            f"{est.solver} at {est.bits_} bits did not reach tol={est.tol:g} (relative gradient "
+            f"norm) in max_iter={est.max_iter} epochs: {_progress_advice(est, start)}",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+def _progress_advice(est, start) -> str:
+    """How far a fit that ran out of epochs got, and what to change."""
+    grad = _last_run(est)["grad_norm"][-est.n_iter_:]
+    reached = float(grad[-1]) / start if start > 0 else float("nan")
+    rate = reached ** (1.0 / len(grad)) if 0 < reached < 1 else float("nan")
+    if math.isfinite(rate) and rate < 1:
+        more = math.ceil(math.log(est.tol / reached) / math.log(rate))
+        return (
+            f"it reached {reached:.2g} and fell by a factor of {rate:.3g} per epoch on average, so about "
+            f"{more} more epochs would get there: increase max_iter (to about {est.max_iter + more}), or "
+            f"accept a larger tol"
+        )
+    return (
+        f"the gradient norm ended at {reached:.2g} of its start and was not falling; standardize X, or pass "
+        f"a smaller eta than {est.eta_:.3g}"
+    )
+

@@ -1,0 +1,312 @@
+"""The seam between the estimators and the C++ solvers.
+
+The estimators (``linear_model.py``) hold parameters and fitted attributes;
+this module holds the rules that turn them into one :class:`_core.SolverConfig`
+(the step size, LP-SGD's grid, HALP's starting mu), makes the one data-path
+call (:func:`lpcore._data.prepare`), runs the solver and hands back one
+:class:`Solution`. Two rules act between solver runs:
+
+* **Backoff.** With ``eta="auto"`` (and, for HALP at 8 or 16 bits,
+  ``mu="auto"``: a grid held at a fixed mu can diverge by its own rounding
+  noise, which a smaller step does not reduce), a run that diverges (the objective became
+  non-finite, rose above its start, or gave back half its progress:
+  ``cpp/src/divergence.hpp``) restarts from the fit's start with
+  ``eta / ETA_BACKOFF``, at most ``MAX_BACKOFFS`` times.
+* **Escalation.** HALP at 8 bits with ``mu="auto"`` stops when it stalls
+  (the full-gradient norm fell by less than half over 4 epochs with no
+  saturation: ``kStallWindow`` in ``cpp/include/lpcore/solver.hpp``) and
+  goes on from where it stopped at 16 bits, data and model, for the epochs
+  left. The 8-bit rows are released before the 16-bit ones are made.
+
+Every run's epochs go into the history, with the step size and width of
+each, so a user sees what happened (``history_["eta"]``, ``history_["bits"]``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import expit, softmax
+
+from . import _core
+from ._backend import check_backend
+from ._data import Prepared, prepare
+from ._validation import GRID_MAX, seed_from
+from .float_formats import check_format, check_rounding
+
+# Curvature bound of each loss in the margin: squared 1, logistic 1/4,
+# multinomial 1/2 (the largest eigenvalue of diag(p) - p p^T).
+LOSS_CURVATURE = {"squared": 1.0, "logistic": 0.25, "multinomial": 0.5}
+LOSSES = {"squared": _core.Loss.squared, "logistic": _core.Loss.logistic, "multinomial": _core.Loss.multinomial}
+METHODS = {"sgd": _core.Method.sgd, "svrg": _core.Method.svrg, "halp": _core.Method.halp}
+
+# mu="auto": HALP's starting mu; the solver then halves it after an epoch
+# with more than 0.1% saturated updates and quadruples it after one in which
+# the gradient norm and the objective both grew (cpp/include/lpcore/solver.hpp).
+# Chosen on a sweep of 15 problems, 3 seeds each (docs/algorithms.md, "Choosing
+# mu"): of the starts 0.3, 1, 3 and 10, 3 needed the fewest epochs and reached
+# tol in the most runs.
+MU_START = 3.0
+
+# eta="auto" restarts a diverged fit with eta / ETA_BACKOFF, at most
+# MAX_BACKOFFS times (2^12 = 4096x below the rule's step). Halving loses at
+# most a factor 2 of speed to the largest stable step.
+ETA_BACKOFF = 2.0
+MAX_BACKOFFS = 12
+
+# The width an 8-bit HALP fit that stalls goes on at.
+ESCALATED_BITS = 16
+
+# step_compensation="shrinkage": the running estimate of q is clipped to
+# [SHRINKAGE_Q_FLOOR, 1], so the step grows at most 10x. Below q ~ 0.1 most of
+# the quantized gradient is flushed or rounding noise, g^ = q g + eps is
+# dominated by eps, and a larger step would amplify eps rather than restore
+# progress along g.
+SHRINKAGE_Q_FLOOR = 0.1
+
+# The `divergence` codes of a FitResult (cpp/src/divergence.hpp).
+DIVERGENCE_CAUSES = {
+    0: "no divergence",
+    1: "the objective or its gradient became non-finite",
+    2: "the objective rose above its value at the start",
+    3: "the objective gave back more than half of the progress it had made",
+}
+
+
+def step_size(row_sq_norms: np.ndarray, loss: str, alpha: float, fit_intercept: bool) -> float:
+    """eta="auto": ``1 / (2 L)``, L the mean per-sample smoothness constant.
+
+    The mean, not the max: the max would let a single outlier row (a rare
+    pixel after standardization, say) shrink every step; where the data's
+    outliers make this step too large, the fit diverges and backs off.
+    """
+    feature = float(row_sq_norms.mean()) + (1.0 if fit_intercept else 0.0) if row_sq_norms.size else 1.0
+    L = LOSS_CURVATURE[loss] * feature + alpha
+    return 1.0 / (2.0 * L) if L > 0 and math.isfinite(L) else 1.0
+
+
+def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, intercept0, bits: int) -> float:
+    """The fixed grid of LP-SGD / LP-SVRG: twice the largest coefficient of
+    one coordinate-wise Newton step from the start, over 2**(bits-1) - 1.
+
+    The step ``w_j = w0_j - g_j / H_jj`` (gradient g and diagonal curvature H
+    of the objective at the start) is exact for uncorrelated features, and it
+    gets the solution's scale right for standardized data, which is all a
+    fixed grid needs. The rows are read in chunks of about 8 MiB of float64.
+    """
+    rows, row_scale = data.rows, data.row_scale
+    n, width = rows.shape
+    grad_sum = np.zeros(coef0.shape)
+    col_sq = np.zeros(width)
+    chunk = max(1, (1 << 20) // max(width, 1))
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        Xf = rows[start:stop].astype(np.float64)
+        if row_scale is not None:
+            Xf *= row_scale[start:stop, None]
+        margins = Xf @ coef0.T.astype(np.float64) + intercept0
+        yc = y[start:stop]
+        if loss == "squared":
+            phi = margins - yc[:, None]
+        elif loss == "logistic":
+            phi = -yc[:, None] * expit(-yc[:, None] * margins)
+        else:
+            phi = softmax(margins, axis=1)
+            phi[np.arange(stop - start), yc.astype(int)] -= 1.0
+        grad_sum += phi.T @ Xf
+        col_sq += np.einsum("ij,ij->j", Xf, Xf)
+    grad = grad_sum / n + alpha * coef0
+    curvature = LOSS_CURVATURE[loss] * col_sq / n + alpha
+    step = np.divide(grad, curvature, out=np.zeros_like(grad), where=curvature > 0)
+    radius = 2.0 * float(np.abs(coef0 - step).max())
+    return radius / GRID_MAX[bits] if radius > 0 and math.isfinite(radius) else 1.0
+
+
+@dataclass
+class Run:
+    """One solver run: its step size, width and result."""
+
+    eta: float
+    bits: int
+    result: object  # _core.FitResult
+    shrinkage: dict | None = None
+
+
+@dataclass
+class Solution:
+    """What a fit produced: the runs (the last ones made the model) and the data it ended on."""
+
+    runs: list[Run] = field(default_factory=list)
+    data: Prepared | None = None
+    start: int = 0  # index of the first run since the last restart: the model's runs
+    n_features: int = 0
+
+    @property
+    def last(self):
+        return self.runs[-1].result
+
+    @property
+    def model_runs(self) -> list[Run]:
+        return self.runs[self.start:]
+
+    @property
+    def n_iter(self) -> int:
+        return sum(int(r.result.n_iter) for r in self.model_runs)
+
+    @property
+    def initial_grad_norm(self) -> float:
+        return float(self.model_runs[0].result.initial_grad_norm)
+
+    @property
+    def initial_objective(self) -> float:
+        return float(self.model_runs[0].result.initial_objective)
+
+    def history(self) -> dict:
+        """Every epoch of every run, in order, with ``eta`` and ``bits`` per epoch."""
+        keys = list(self.last.history)
+        parts = [r.result.history for r in self.runs]
+        out = {key: np.concatenate([np.asarray(p[key]) for p in parts]) for key in keys}
+        lengths = [len(p[keys[0]]) for p in parts]
+        out["eta"] = np.concatenate([np.full(m, r.eta) for m, r in zip(lengths, self.runs)])
+        out["bits"] = np.concatenate([np.full(m, r.bits, dtype=np.int64) for m, r in zip(lengths, self.runs)])
+        return out
+
+
+def config(method: str, loss: str, **fields) -> "_core.SolverConfig":
+    """A SolverConfig from the method and loss names and any of its fields
+    (the tests and benchmarks that call the solver directly use this)."""
+    cfg = _core.SolverConfig()
+    cfg.method, cfg.loss = METHODS[method], LOSSES[loss]
+    for name, value in fields.items():
+        if not hasattr(cfg, name):
+            raise TypeError(f"SolverConfig has no field {name!r}")
+        setattr(cfg, name, value)
+    return cfg
+
+
+def _grad_config(est) -> "_core.FloatGradConfig":
+    grad = _core.FloatGradConfig()
+    grad.format = check_format(est.grad_format)
+    grad.rounding = check_rounding(est.grad_rounding)
+    grad.overflow = 0  # saturate
+    if isinstance(est.grad_scaling, str):
+        grad.scaling = _core.GradScaling.none if est.grad_scaling == "none" else _core.GradScaling.dynamic
+    else:
+        grad.scaling = _core.GradScaling.fixed
+        grad.loss_scale = float(est.grad_scaling)
+    grad.compensate = est.step_compensation == "shrinkage"
+    grad.q_floor = SHRINKAGE_Q_FLOOR
+    return grad
+
+
+def _padded(coef: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((coef.shape[0], width), np.float32)
+    n = min(width, coef.shape[1])
+    out[:, :n] = coef[:, :n]
+    return out
+
+
+def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Solution:
+    """Fit the estimator ``est``'s model to X and the encoded targets y.
+
+    ``warm`` is None or ``(coef, intercept, mu)`` of a previous fit to start
+    from. Returns the :class:`Solution`; a fit that diverged even after the
+    backoff is returned as it is (``solution.last.diverged``), for the caller
+    to report.
+    """
+    bits = int(est.bits)
+    float_grad = est.grad_format is not None
+    # The float-gradient statistics count every coordinate: no padding there.
+    data = prepare(X, bits, pad=not float_grad, n_jobs=est.n_jobs)
+    n_samples, n_features = X.shape
+    width = data.rows.shape[1]
+    auto_eta = isinstance(est.eta, str)
+    # A HALP grid held at a fixed mu can diverge by its own rounding noise, which a
+    # smaller step does not reduce: no backoff there, the error names mu.
+    backoff = auto_eta and not (est.solver == "halp" and bits != 32 and not isinstance(est.mu, str))
+    eta = step_size(data.row_sq_norms, loss, float(est.alpha), bool(est.fit_intercept)) if auto_eta else float(est.eta)
+
+    coef0 = np.zeros((n_outputs, width), dtype=np.float32)
+    intercept0 = np.zeros(n_outputs, dtype=np.float64)
+    if warm is not None:
+        coef0[:, :n_features] = warm[0]
+        intercept0[:] = warm[1]
+
+    cfg = _core.SolverConfig()
+    cfg.method = METHODS[est.solver]
+    cfg.loss = LOSSES[loss]
+    cfg.alpha = float(est.alpha)
+    cfg.adapt_mu = isinstance(est.mu, str)
+    if not cfg.adapt_mu:
+        cfg.mu = float(est.mu)
+    else:  # with warm_start, carry on from the mu the previous fit adapted to
+        cfg.mu = warm[2] if warm is not None and warm[2] is not None else MU_START
+    cfg.delta = 1.0
+    if bits != 32 and est.solver != "halp":
+        cfg.delta = (
+            auto_delta(data, y, loss, cfg.alpha, coef0, intercept0, bits) if est.delta == "auto" else float(est.delta)
+        )
+    cfg.epoch_length = 2 * n_samples if est.epoch_length is None else int(est.epoch_length)
+    cfg.max_iter = int(est.max_iter)
+    cfg.tol = float(est.tol)
+    cfg.fit_intercept = bool(est.fit_intercept)
+    cfg.seed = seed_from(est.random_state)
+    cfg.verbose = int(est.verbose)
+    cfg.n_features = n_features if not float_grad else 0
+    cfg.stop_on_stall = est.solver == "halp" and bits == 8 and cfg.adapt_mu and not float_grad
+    grad = _grad_config(est) if float_grad else None
+    backend = check_backend(None)
+
+    def say(message):
+        if est.verbose:
+            print(f"lpcore: {message}", file=sys.stderr)
+
+    solution = Solution(n_features=n_features)
+    start_coef, start_intercept, start_mu = coef0, intercept0, cfg.mu
+    backoffs = 0
+    while True:
+        cfg.eta = eta
+        if float_grad:
+            out = _core.fit_float_grad(data.rows, y, coef0, intercept0, cfg, grad, backend)
+            run = Run(eta, bits, out.fit, {key: np.asarray(v) for key, v in out.shrinkage.items()})
+        else:
+            run = Run(eta, bits, _core.fit(data.rows, data.row_scale, y, coef0, intercept0, cfg, backend))
+        solution.runs.append(run)
+        result = run.result
+        if result.diverged and backoff and backoffs < MAX_BACKOFFS:
+            say(
+                f"eta={eta:.3g} diverged after {result.n_iter} epoch(s) ({DIVERGENCE_CAUSES[result.divergence]}); "
+                f"restarting from the start with eta={eta / ETA_BACKOFF:.3g}"
+            )
+            backoffs += 1
+            eta /= ETA_BACKOFF
+            coef0, intercept0, cfg.mu = _padded(start_coef, width), start_intercept, start_mu
+            cfg.tol_reference = 0.0
+            cfg.max_iter = int(est.max_iter)
+            solution.start = len(solution.runs)
+            continue
+        left = int(est.max_iter) - solution.n_iter
+        if result.stalled and left > 0:
+            say(
+                f"HALP at {bits} bits stalled after {solution.n_iter} epoch(s) (gradient norm "
+                f"{result.history['grad_norm'][-1]:.3g}); going on at {ESCALATED_BITS} bits for up to {left} epochs"
+            )
+            # Release the narrow rows before making the wide ones.
+            model = (result.coef, np.asarray(result.intercept), float(result.mu))
+            reference = solution.initial_grad_norm
+            solution.data = data = None
+            bits = ESCALATED_BITS
+            data = prepare(X, bits, pad=True, n_jobs=est.n_jobs)
+            width = data.rows.shape[1]
+            coef0, intercept0, cfg.mu = _padded(model[0], width), model[1], model[2]
+            start_coef = _padded(start_coef, width)
+            cfg.max_iter = left
+            cfg.tol_reference = reference  # tol stays relative to the fit's start
+            cfg.stop_on_stall = False
+            continue
+        break
+    solution.data = data
+    return solution
