@@ -50,6 +50,8 @@ def n_threads(n_jobs) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if n_jobs is None or n_jobs == -1:
         return cores
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 would use no thread; pass a positive count, or None or -1 for every core")
     if n_jobs < -1:
         return max(1, cores + 1 + n_jobs)  # joblib's convention: -2 is all cores but one
     return int(n_jobs)

@@ -24,8 +24,12 @@ than two classes) minimize
 
 At 8/16 bits the data are stored at the same width with one scale per row,
 rounded once (to nearest) at fit time; ``data_rounding_error_`` records how
-much that moved them. The whole training loop runs in C++ without the GIL
-(see ``cpp/src/solver.cpp``).
+much that moved them. The conversion reads X once, as it is
+(float64 or float32, any memory order, a ``np.memmap``), on ``n_jobs``
+threads (``lpcore/_data.py``); the whole training loop runs in C++ without
+the GIL (see ``cpp/src/solver.cpp``). ``lpcore/_solver.py`` holds the rules
+between the two (the step size, the backoff after a divergence, the move to
+16 bits after a stall), ``lpcore/_diagnostics.py`` the warnings.
 
 With ``grad_format`` set (``solver="sgd"`` or ``"svrg"`` at ``bits=32``), the
 model stays in fp32 and every step's gradient is rounded to a simulated
@@ -109,7 +113,7 @@ class _LowPrecisionLinear(BaseEstimator):
         mu="auto",
         delta="auto",
         epoch_length=None,
-        max_iter=50,
+        max_iter=1000,
         tol=1e-4,
         fit_intercept=True,
         warm_start=False,
@@ -212,12 +216,20 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
     solver : {"halp", "svrg", "sgd"}, default="halp"
         The training algorithm (see :mod:`lpcore.linear_model`).
     bits : {8, 16, 32}, default=8
-        Width of the model and the data. 32 runs the fp32 baselines.
+        Width of the model and the data. 32 runs the fp32 baselines. HALP at
+        8 bits with ``mu="auto"`` goes on at 16 bits when it stalls (see
+        ``mu``); ``bits_`` is the width the fit ended at.
     eta : float or "auto", default="auto"
         Step size. "auto" is ``1 / (2 L)``, with ``L`` the mean per-sample
         smoothness constant of the objective on the (rounded) data:
         ``c * mean_i(||x_i||^2 + fit_intercept) + alpha``, with ``c`` 1 for
-        squared, 1/4 for logistic and 1/2 for multinomial loss.
+        squared, 1/4 for logistic and 1/2 for multinomial loss. Where rows
+        far above the mean norm make that step diverge, "auto" backs off: the
+        fit restarts from its start with half the step, up to 12 times
+        (``history_["eta"]`` shows each run's step; ``verbose`` prints a
+        line per restart). Not for HALP at 8/16 bits with a fixed mu, whose
+        divergence can come from the grid (the error then says so). A fixed
+        eta that diverges raises DivergenceError.
     alpha : float, default=1e-4
         L2 penalty.
     mu : float or "auto", default="auto"
@@ -239,6 +251,12 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         nor diverges gives the rule no signal. ``history_["mu"]`` shows the
         path. With ``warm_start``, "auto" starts from the previous fit's
         ``mu_``. A float fixes mu. Only HALP at 8 and 16 bits uses mu.
+        At 8 bits, "auto" also watches for a stall: when over 4 epochs the
+        full-gradient norm falls by less than half while no epoch saturates,
+        the 8-bit grid has reached its precision floor (on ill-conditioned
+        data, such as standardized digits with a small alpha), and the fit
+        goes on from where it is at 16 bits, data and model, for the epochs
+        left (``history_["bits"]``; ``verbose`` prints a line).
         Persistent saturation (more than 1% of the updates in at least half
         of the epochs, not counting "auto"'s first, still halving, ones)
         gives a SaturationWarning, a gradient norm that grows 100-fold a
@@ -250,8 +268,11 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         steps.
     epoch_length : int or None, default=None
         Inner steps per outer epoch (T); None means ``2 * n_samples``.
-    max_iter : int, default=50
-        Maximum number of outer epochs.
+    max_iter : int, default=1000
+        Maximum number of outer epochs (all widths together). Most fits stop
+        at ``tol`` far earlier; ill-conditioned ones (standardized
+        breast_cancer as a regression, with the default alpha) take a few
+        hundred.
     tol : float, default=1e-4
         Stop once the full-gradient norm falls below ``tol`` times its value
         at the start. 0 runs all ``max_iter`` epochs.
@@ -263,7 +284,8 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         Seeds sampling and stochastic rounding. The same seed gives the same
         model on every backend.
     verbose : int, default=0
-        Print one line per epoch to stderr.
+        Print one line per epoch to stderr, and one per restart or change of
+        width.
     grad_format : {"fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "fp4_e2m1"} or None, default=None
         Round every step's gradient (weights and intercept, all outputs, as
         one vector) to this simulated float format before the step; the model
@@ -282,19 +304,27 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         factor ``q`` (the projection ``<Q(g), g> / ||g||^2``; an exponential
         moving average over about 64 previous steps), clipped to
         ``[0.1, 1]``: the step grows at most 10x (``SHRINKAGE_Q_FLOOR``).
+    n_jobs : int or None, default=None
+        Threads that convert X into the solver's rows (the solver itself runs
+        on one thread). None or -1: every core this process may use; -2 all
+        but one. The result does not depend on it.
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
     intercept_ : float
     n_iter_ : int
-        Outer epochs run.
+        Outer epochs of the run that produced the model (after the last
+        restart of eta="auto"; an 8-bit HALP fit that went on at 16 bits
+        counts the epochs of both widths).
     history_ : dict of ndarray
-        Per epoch: ``objective`` and ``grad_norm`` (full-gradient norm) at the
-        end of the epoch, ``seconds`` (full-gradient pass plus inner loop),
-        ``inner_seconds``, ``saturated`` (fraction of coordinate updates that
-        hit the grid's ends), ``scale`` (grid step used) and ``mu`` (HALP's mu
-        during the epoch; NaN for the other solvers and at 32 bits).
+        Per epoch of every run, restarts included (the model's own epochs are
+        the last ``n_iter_``): ``objective`` and ``grad_norm`` (full-gradient
+        norm) at the end of the epoch, ``seconds`` (full-gradient pass plus
+        inner loop), ``inner_seconds``, ``saturated`` (fraction of coordinate
+        updates that hit the grid's ends), ``scale`` (grid step used), ``mu``
+        (HALP's mu during the epoch; NaN for the other solvers and at 32
+        bits), ``eta`` (the step size) and ``bits`` (the width).
     initial_objective_ : float
     scale_ : float or None
         The final grid step: HALP's last scale, or delta; None at 32 bits.
@@ -302,9 +332,13 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         HALP's mu in the last epoch: where mu="auto" ended, else mu. None for
         the other solvers and at 32 bits.
     eta_ : float
-        The step size used.
+        The step size of the run that produced the model.
+    bits_ : int
+        The width the fit ended at: ``bits``, or 16 where an 8-bit HALP fit
+        stalled and went on at 16 bits.
     data_rounding_error_ : float
-        ``||X - X_q||_F / ||X||_F`` of the data rounding (0 at 32 bits).
+        ``||X - X_q||_F / ||X||_F`` of the data rounding at ``bits_`` (0 at
+        32 bits), X taken in float32.
     shrinkage_ : dict of ndarray or None
         With ``grad_format``, per epoch: ``q_min`` and ``q_mean`` (minimum
         and mean over the steps of the projection ``q_t``),
@@ -357,7 +391,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     ``LogisticRegression(C=1 / (alpha * n_samples))``.
 
     The parameters and the fitted ``n_iter_``, ``history_``,
-    ``initial_objective_``, ``scale_``, ``mu_``, ``eta_``, ``data_rounding_error_``, ``shrinkage_``,
+    ``initial_objective_``, ``scale_``, ``mu_``, ``eta_``, ``bits_``, ``data_rounding_error_``, ``shrinkage_``,
     ``n_features_in_`` and ``feature_names_in_`` are those of
     :class:`LowPrecisionRegressor`.
 
