@@ -26,6 +26,9 @@ ext = Pybind11Extension(
     "lpcore._core",
     sorted(glob("cpp/src/**/*.cpp", recursive=True)),
     include_dirs=["cpp/include", "cpp/src"],
+    # setuptools compares each source with its object file only: a changed
+    # header must rebuild every source, or objects disagree on a struct.
+    depends=sorted(glob("cpp/**/*.hpp", recursive=True)),
     cxx_std=17,
     extra_compile_args=compile_args,
     extra_link_args=link_args,

@@ -171,13 +171,17 @@ inline void sumsq_lanes(const float* x, std::size_t begin, std::size_t n, double
 
 // Lane sums of (x_i - q_i * scale)^2 from element `begin` on. q_i * scale is
 // exact in double (at most 16 + 24 significant bits); the difference, the
-// square and the sum each round once (no fma).
+// square and the sum each round once (no fma). q2 gets sum_i q_i^2, exact:
+// integers below 2^53.
 template <class Q>
-void sqerr_lanes(const float* x, const Q* q, float scale, std::size_t begin, std::size_t n, double lane[8]) {
+void sqerr_lanes(const float* x, const Q* q, float scale, std::size_t begin, std::size_t n, double lane[8],
+                 double& q2) {
   const double s = static_cast<double>(scale);
   for (std::size_t i = begin; i < n; ++i) {
-    const double e = static_cast<double>(x[i]) - static_cast<double>(q[i]) * s;
+    const double qi = static_cast<double>(q[i]);
+    const double e = static_cast<double>(x[i]) - qi * s;
     lane[i % 8] += e * e;
+    q2 += qi * qi;
   }
 }
 

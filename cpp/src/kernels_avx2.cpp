@@ -810,24 +810,6 @@ LPCORE_AVX2 void dequantize_i16(const std::int16_t* q, std::size_t n, float scal
   for (; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
 }
 
-LPCORE_AVX2 float absmax_f32(const float* x, std::size_t n) {
-  const __m256i mask = _mm256_set1_epi32(0x7fffffff);
-  __m256i m0 = _mm256_setzero_si256(), m1 = m0;
-  std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    m0 = _mm256_max_epu32(m0, _mm256_and_si256(load(x + i), mask));
-    m1 = _mm256_max_epu32(m1, _mm256_and_si256(load(x + i + 8), mask));
-  }
-  for (; i + 8 <= n; i += 8) m0 = _mm256_max_epu32(m0, _mm256_and_si256(load(x + i), mask));
-  m0 = _mm256_max_epu32(m0, m1);
-  alignas(32) std::uint32_t lanes[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), m0);
-  std::uint32_t m = 0;
-  for (const std::uint32_t v : lanes) m = std::max(m, v);
-  for (; i < n; ++i) m = std::max(m, spec::abs_bits(x[i]));
-  return spec::float_from_bits(m);
-}
-
 namespace {
 
 // The data path's lane sums (kernel_spec.hpp): lanes 0-3 in lo, 4-7 in hi.
@@ -837,16 +819,18 @@ LPCORE_AVX2 inline void store_lanes(__m256d lo, __m256d hi, double lane[8]) {
 }
 
 // (x - q * s)^2 for four lanes: the difference, the square and (by the caller)
-// the sum each rounded once, as sqerr_lanes specifies.
-LPCORE_AVX2 inline __m256d sqerr4(__m128 x, __m128i q32, __m256d s) {
-  const __m256d e = _mm256_sub_pd(_mm256_cvtps_pd(x), _mm256_mul_pd(_mm256_cvtepi32_pd(q32), s));
+// the sum each rounded once, as sqerr_lanes specifies; q2 += q^2 (exact).
+LPCORE_AVX2 inline __m256d sqerr4(__m128 x, __m128i q32, __m256d s, __m256d& q2) {
+  const __m256d qd = _mm256_cvtepi32_pd(q32);
+  const __m256d e = _mm256_sub_pd(_mm256_cvtps_pd(x), _mm256_mul_pd(qd, s));
+  q2 = _mm256_add_pd(q2, _mm256_mul_pd(qd, qd));
   return _mm256_mul_pd(e, e);
 }
 
 template <class Q>
-LPCORE_AVX2 double sqerr_avx2(const float* x, const Q* q, float scale, std::size_t n) {
+LPCORE_AVX2 double sqerr_avx2(const float* x, const Q* q, float scale, std::size_t n, double* sum_q2) {
   const __m256d s = _mm256_set1_pd(static_cast<double>(scale));
-  __m256d lo = _mm256_setzero_pd(), hi = lo;
+  __m256d lo = _mm256_setzero_pd(), hi = lo, q2 = lo;
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256i q32;
@@ -855,38 +839,60 @@ LPCORE_AVX2 double sqerr_avx2(const float* x, const Q* q, float scale, std::size
     else
       q32 = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
     const __m256 v = _mm256_loadu_ps(x + i);
-    lo = _mm256_add_pd(lo, sqerr4(_mm256_castps256_ps128(v), _mm256_castsi256_si128(q32), s));
-    hi = _mm256_add_pd(hi, sqerr4(_mm256_extractf128_ps(v, 1), _mm256_extracti128_si256(q32, 1), s));
+    lo = _mm256_add_pd(lo, sqerr4(_mm256_castps256_ps128(v), _mm256_castsi256_si128(q32), s, q2));
+    hi = _mm256_add_pd(hi, sqerr4(_mm256_extractf128_ps(v, 1), _mm256_extracti128_si256(q32, 1), s, q2));
   }
-  double lane[8];
+  double lane[8], sums[4];
   store_lanes(lo, hi, lane);
-  spec::sqerr_lanes(x, q, scale, i, n, lane);
+  _mm256_storeu_pd(sums, q2);
+  *sum_q2 = (sums[0] + sums[1]) + (sums[2] + sums[3]);  // integers: exact in any order
+  spec::sqerr_lanes(x, q, scale, i, n, lane, *sum_q2);
   return spec::combine_lanes(lane);
 }
 
 }  // namespace
 
-LPCORE_AVX2 double sumsq_f32(const float* x, std::size_t n) {
+LPCORE_AVX2 void convert_f64_f32(const double* x, std::size_t n, float* out) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128 lo = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i)), hi = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i + 4));
+    _mm256_storeu_ps(out + i, _mm256_set_m128(hi, lo));
+  }
+  for (; i < n; ++i) out[i] = static_cast<float>(x[i]);
+}
+
+LPCORE_AVX2 float row_stats_f32(const float* x, std::size_t n, double* sumsq) {
+  const __m256i mask = _mm256_set1_epi32(0x7fffffff);
+  __m256i m = _mm256_setzero_si256();
   __m256d lo = _mm256_setzero_pd(), hi = lo;
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
+    m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_castps_si256(v), mask));
     const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
     lo = _mm256_add_pd(lo, _mm256_mul_pd(a, a));
     hi = _mm256_add_pd(hi, _mm256_mul_pd(b, b));
   }
+  alignas(32) std::uint32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), m);
+  std::uint32_t top = 0;
+  for (const std::uint32_t v : lanes) top = std::max(top, v);
+  for (std::size_t k = i; k < n; ++k) top = std::max(top, spec::abs_bits(x[k]));
   double lane[8];
   store_lanes(lo, hi, lane);
   spec::sumsq_lanes(x, i, n, lane);
-  return spec::combine_lanes(lane);
+  *sumsq = spec::combine_lanes(lane);
+  return spec::float_from_bits(top);
 }
 
-LPCORE_AVX2 double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n) {
-  return sqerr_avx2(x, q, scale, n);
+LPCORE_AVX2 double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n,
+                               double* sum_q2) {
+  return sqerr_avx2(x, q, scale, n, sum_q2);
 }
 
-LPCORE_AVX2 double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n) {
-  return sqerr_avx2(x, q, scale, n);
+LPCORE_AVX2 double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n,
+                               double* sum_q2) {
+  return sqerr_avx2(x, q, scale, n, sum_q2);
 }
 
 LPCORE_AVX2 std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n) {

@@ -143,27 +143,30 @@ void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x)
   for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
 }
 
-float absmax_f32(const float* x, std::size_t n) {
+void convert_f64_f32(const double* x, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i]);
+}
+
+float row_stats_f32(const float* x, std::size_t n, double* sumsq) {
   std::uint32_t m = 0;
   for (std::size_t i = 0; i < n; ++i) m = std::max(m, spec::abs_bits(x[i]));
+  double lane[8] = {};
+  spec::sumsq_lanes(x, 0, n, lane);
+  *sumsq = spec::combine_lanes(lane);
   return spec::float_from_bits(m);
 }
 
-double sumsq_f32(const float* x, std::size_t n) {
+double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n, double* sum_q2) {
   double lane[8] = {};
-  spec::sumsq_lanes(x, 0, n, lane);
+  *sum_q2 = 0;
+  spec::sqerr_lanes(x, q, scale, 0, n, lane, *sum_q2);
   return spec::combine_lanes(lane);
 }
 
-double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n) {
+double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n, double* sum_q2) {
   double lane[8] = {};
-  spec::sqerr_lanes(x, q, scale, 0, n, lane);
-  return spec::combine_lanes(lane);
-}
-
-double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n) {
-  double lane[8] = {};
-  spec::sqerr_lanes(x, q, scale, 0, n, lane);
+  *sum_q2 = 0;
+  spec::sqerr_lanes(x, q, scale, 0, n, lane, *sum_q2);
   return spec::combine_lanes(lane);
 }
 

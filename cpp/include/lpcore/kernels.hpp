@@ -129,14 +129,16 @@ void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
                            Xorshift128p4& rng, std::int16_t* q);                                   \
   void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x);                 \
   void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x);               \
-  /* The data path's row statistics (lpcore/data.hpp). max |x_i|, compared by bit pattern: not    \
-     finite exactly when some x_i is not (0 for n = 0). */                                         \
-  float absmax_f32(const float* x, std::size_t n);                                                 \
-  /* sum_i x_i^2 in double, over 8 lanes in a fixed order (kernel_spec.hpp, sumsq_lanes). */       \
-  double sumsq_f32(const float* x, std::size_t n);                                                 \
-  /* sum_i (x_i - q_i * scale)^2 in double, the same lanes: a row's squared rounding error. */     \
-  double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n);              \
-  double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n);            \
+  /* The data path (lpcore/data.hpp). out = float(x), rounded to nearest. */                        \
+  void convert_f64_f32(const double* x, std::size_t n, float* out);                                \
+  /* A row's statistics in one pass: returns max |x_i|, compared by bit pattern (not finite        \
+     exactly when some x_i is not; 0 for n = 0), and *sumsq = sum_i x_i^2 in double, over 8 lanes  \
+     in a fixed order (kernel_spec.hpp, sumsq_lanes). */                                            \
+  float row_stats_f32(const float* x, std::size_t n, double* sumsq);                               \
+  /* sum_i (x_i - q_i * scale)^2 in double, the same lanes: a row's squared rounding error; and   \
+     *sum_q2 = sum_i q_i^2 (an integer, exact in double up to 2^53). */                             \
+  double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n, double* sum_q2); \
+  double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n, double* sum_q2); \
   /* out = x rounded onto a float format's grid (float_format.hpp); returns how many values         \
      overflowed. Stochastic rounding draws one 32-byte block per group of 8 values. */            \
   std::size_t quantize_float(const float* x, std::size_t n, FloatFormat format,                   \
@@ -183,8 +185,8 @@ struct KernelTable {
   decltype(&scalar::quantize_i16) quantize_i16;
   decltype(&scalar::dequantize_i8) dequantize_i8;
   decltype(&scalar::dequantize_i16) dequantize_i16;
-  decltype(&scalar::absmax_f32) absmax_f32;
-  decltype(&scalar::sumsq_f32) sumsq_f32;
+  decltype(&scalar::convert_f64_f32) convert_f64_f32;
+  decltype(&scalar::row_stats_f32) row_stats_f32;
   decltype(&scalar::sqerr_i8) sqerr_i8;
   decltype(&scalar::sqerr_i16) sqerr_i16;
   decltype(&scalar::quantize_float) quantize_float;

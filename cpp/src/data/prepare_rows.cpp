@@ -51,7 +51,7 @@ float element(const char* p) {
 // Rows [i0, i0 + rows) of X as float32 into buf (rows x d), in the loop order
 // that walks X's smaller stride innermost.
 template <class In>
-void convert_block(const DataSource& src, std::size_t i0, std::size_t rows, float* buf) {
+void convert_block(const KernelTable& t, const DataSource& src, std::size_t i0, std::size_t rows, float* buf) {
   const std::size_t d = src.d;
   const char* first = src.base + static_cast<std::ptrdiff_t>(i0) * src.row_stride;
   const bool by_row = std::abs(src.col_stride) <= std::abs(src.row_stride);
@@ -59,9 +59,11 @@ void convert_block(const DataSource& src, std::size_t i0, std::size_t rows, floa
     for (std::size_t r = 0; r < rows; ++r) {
       const char* p = first + static_cast<std::ptrdiff_t>(r) * src.row_stride;
       float* o = buf + r * d;
-      if (src.col_stride == static_cast<std::ptrdiff_t>(sizeof(In))) {
-        const In* row = reinterpret_cast<const In*>(p);  // contiguous: lets the compiler vectorize
-        for (std::size_t j = 0; j < d; ++j) o[j] = static_cast<float>(row[j]);
+      if (src.col_stride == static_cast<std::ptrdiff_t>(sizeof(In))) {  // a contiguous row
+        if constexpr (std::is_same_v<In, double>)
+          t.convert_f64_f32(reinterpret_cast<const double*>(p), d, o);
+        else
+          std::memcpy(o, p, d * sizeof(float));
       } else {
         for (std::size_t j = 0; j < d; ++j) o[j] = element<In>(p + static_cast<std::ptrdiff_t>(j) * src.col_stride);
       }
@@ -97,20 +99,13 @@ std::size_t quantize_row(const KernelTable& t, const float* x, std::size_t d, fl
     return t.quantize_i16(x, d, scale, rounding, rng, q);
 }
 
+// sum_j (x_j - scale q_j)^2 of a row, and sum_j q_j^2 into *sum_q2.
 template <class Q>
-double sq_error(const KernelTable& t, const float* x, const Q* q, float scale, std::size_t d) {
+double sq_error(const KernelTable& t, const float* x, const Q* q, float scale, std::size_t d, double* sum_q2) {
   if constexpr (sizeof(Q) == 1)
-    return t.sqerr_i8(x, q, scale, d);
+    return t.sqerr_i8(x, q, scale, d, sum_q2);
   else
-    return t.sqerr_i16(x, q, scale, d);
-}
-
-template <class Q>
-double sum_q_squared(const KernelTable& t, const Q* q, std::size_t d) {
-  if constexpr (sizeof(Q) == 1)
-    return static_cast<double>(t.dot_i8(q, q, d));
-  else
-    return static_cast<double>(t.dot_i16(q, q, d));
+    return t.sqerr_i16(x, q, scale, d, sum_q2);
 }
 
 // One thread's share: rows [begin, end). Q is the stored element type.
@@ -124,14 +119,14 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   DataStatus status;
   for (std::size_t i0 = begin; i0 < end; i0 += block) {
     const std::size_t rows = std::min(block, end - i0);
-    convert_block<In>(src, i0, rows, buf.data());
+    convert_block<In>(t, src, i0, rows, buf.data());
     for (std::size_t r = 0; r < rows; ++r) {
       const std::size_t i = i0 + r;
       const float* x = buf.data() + r * d;
-      const float amax = t.absmax_f32(x, d);
+      double sq_x;
+      const float amax = t.row_stats_f32(x, d, &sq_x);
       if (!std::isfinite(amax)) return classify<In>(src, i);
       Q* row = static_cast<Q*>(out.rows) + i * out.width;
-      const double sq_x = t.sumsq_f32(x, d);
       if (out.sq_x) out.sq_x[i] = sq_x;
       if constexpr (kFloat) {
         std::memcpy(row, x, d * sizeof(float));
@@ -145,9 +140,13 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
           out.scale[i] = scale;
         }
         status.clipped += quantize_row(t, x, d, scale, out.rounding, rng, row);
-        const double s = static_cast<double>(scale);
-        if (out.sq_norm) out.sq_norm[i] = sum_q_squared(t, row, d) * (s * s);
-        if (out.sq_err) out.sq_err[i] = sq_error(t, x, row, scale, d);
+        if (out.sq_norm || out.sq_err) {
+          double q2;
+          const double err = sq_error(t, x, row, scale, d, &q2);
+          const double s = static_cast<double>(scale);
+          if (out.sq_norm) out.sq_norm[i] = q2 * (s * s);
+          if (out.sq_err) out.sq_err[i] = err;
+        }
       }
       std::fill(row + d, row + out.width, Q{0});
     }
