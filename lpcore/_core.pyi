@@ -5,6 +5,9 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+GRID_MAX: dict[int, int]
+BLOCK_COLUMNS: dict[int, int]
+
 def backend() -> str: ...
 def supported_backends() -> list[str]: ...
 def call_counts() -> dict[str, int]: ...

@@ -15,6 +15,8 @@ import mmap
 
 import numpy as np
 
+from . import _core
+
 HUGE_PAGE = 2 << 20
 # Below this size the data fits the TLB's reach with 4 KiB pages anyway.
 MIN_LARGE_BYTES = 8 << 20
@@ -37,8 +39,8 @@ def empty_large(shape, dtype) -> np.ndarray:
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
-# The solvers' vector blocks: 32 int8, 16 int16 or 8 float32 coordinates.
-BLOCK_COLUMNS = {8: 32, 16: 16, 32: 8}
+# The solvers' vector blocks, {8: 32, 16: 16, 32: 8} columns, as the core defines them (lpcore/width.hpp).
+BLOCK_COLUMNS = dict(_core.BLOCK_COLUMNS)
 
 
 def padded_width(n_columns: int, bits: int) -> int:

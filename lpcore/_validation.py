@@ -6,7 +6,10 @@ import numbers
 
 import numpy as np
 
-GRID_MAX = {8: 127, 16: 32767}
+from . import _core
+
+# The symmetric grids' ends, {8: 127, 16: 32767}, as the core defines them (lpcore/width.hpp).
+GRID_MAX = dict(_core.GRID_MAX)
 INT_DTYPES = {8: np.int8, 16: np.int16}
 
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lpcore/rng.hpp"
+#include "lpcore/width.hpp"
 
 namespace lpcore {
 namespace {
@@ -115,7 +116,7 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   const std::size_t d = src.d, block = block_rows(d);
   std::vector<float> buf(std::min(block, end - begin) * d);
   constexpr bool kFloat = std::is_same_v<Q, float>;
-  constexpr float kQmax = sizeof(Q) == 1 ? 127.0f : 32767.0f;
+  constexpr float kQmax = static_cast<float>(Width<Q>::qmax);
   DataStatus status;
   for (std::size_t i0 = begin; i0 < end; i0 += block) {
     const std::size_t rows = std::min(block, end - i0);

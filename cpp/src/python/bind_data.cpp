@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lpcore/data.hpp"
+#include "lpcore/width.hpp"
 #include "python/common.hpp"
 
 namespace lpcore::python {
@@ -90,7 +91,22 @@ py::tuple prepare_rows_binding(const py::array& X, int bits, py::array& out, con
 
 }  // namespace
 
+// {bits: value} for 8, 16 and 32 bits.
+template <class Field>
+py::dict per_width(Field field) {
+  py::dict out;
+  out[py::int_(8)] = field(Width<std::int8_t>{});
+  out[py::int_(16)] = field(Width<std::int16_t>{});
+  out[py::int_(32)] = field(Width<float>{});
+  return out;
+}
+
 void bind_data(py::module_& m) {
+  // The grids and vector blocks (lpcore/width.hpp): Python reads them here.
+  py::dict grid = per_width([](auto w) { return decltype(w)::qmax; });
+  grid.attr("pop")(py::int_(32));
+  m.attr("GRID_MAX") = grid;
+  m.attr("BLOCK_COLUMNS") = per_width([](auto w) { return decltype(w)::block; });
   m.def("prepare_rows", &prepare_rows_binding, py::arg("X"), py::arg("bits"), py::arg("out"),
         py::arg("scale") = py::none(), py::arg("given_scales") = false, py::arg("stochastic") = false,
         py::arg("seed") = 0, py::arg("sq_norm") = py::none(), py::arg("sq_x") = py::none(),
