@@ -112,7 +112,6 @@ class SolverConfig:
     alpha: float
     mu: float
     adapt_mu: bool
-    mu_ceiling: float
     delta: float
     epoch_length: int
     max_iter: int
@@ -146,7 +145,6 @@ class FitResult:
     n_iter: int
     scale: float
     mu: float
-    mu_ceiling: float
     converged: bool
     diverged: bool
     divergence: int

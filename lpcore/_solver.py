@@ -284,7 +284,6 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
             backoffs += 1
             eta /= ETA_BACKOFF
             coef0, intercept0, cfg.mu = _padded(start_coef, width), start_intercept, start_mu
-            cfg.mu_ceiling = math.inf
             cfg.tol_reference = 0.0
             cfg.max_iter = int(est.max_iter)
             solution.start = len(solution.runs)
@@ -297,7 +296,6 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
             )
             # Release the narrow rows before making the wide ones.
             model = (result.coef, np.asarray(result.intercept), float(result.mu))
-            cfg.mu_ceiling = float(result.mu_ceiling)  # the grid's reach ||g~||/mu is the same at any width
             reference = solution.initial_grad_norm
             solution.data = data = None
             bits = ESCALATED_BITS

@@ -343,24 +343,16 @@ def loss_and_derivative(loss: str, m, y: float):
 MU_SATURATION_LIMIT = 0.001
 MU_SHRINK = 0.5
 MU_GROWTH = 4.0
-MU_IDLE_SATURATION = 0.0001
-MU_REFINE = 2.0
 
 
-def adapt_mu(mu, saturated, grew, eta, epoch_length, ceiling=math.inf):
-    """The next epoch's mu and ceiling: halve after a saturated epoch (the
-    ceiling becomes that mu), else grow after one in which the gradient norm
-    and the objective grew (clearing the ceiling), else refine an idle grid
-    below the ceiling; within [1/(eta T), 1/eta]."""
+def adapt_mu(mu, saturated, grew, eta, epoch_length):
+    """The next epoch's mu: halve after a saturated epoch, else grow after one
+    in which the gradient norm and the objective grew; within [1/(eta T), 1/eta]."""
     if saturated > MU_SATURATION_LIMIT:
-        ceiling = min(ceiling, mu)
         mu *= MU_SHRINK
     elif grew:
-        ceiling = math.inf
         mu *= MU_GROWTH
-    elif saturated <= MU_IDLE_SATURATION and mu * MU_REFINE < ceiling:
-        mu *= MU_REFINE
-    return mu_bounds(mu, eta, epoch_length), ceiling
+    return mu_bounds(mu, eta, epoch_length)
 
 
 def mu_bounds(mu, eta, epoch_length):
@@ -420,7 +412,6 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     if halp and adapt:
         mu = mu_bounds(mu, eta, epoch_length)
     previous = None  # (grad norm, objective) at the start of the previous epoch
-    ceiling = math.inf  # the smallest mu that saturated
 
     def round_offsets():
         if bits == 8:
@@ -500,7 +491,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
         if halp:
             if adapt and epoch > 0:
                 grew = grad_norm > previous[0] and objective > previous[1]
-                mu, ceiling = adapt_mu(mu, saturated[-1], grew, eta, epoch_length, ceiling)
+                mu = adapt_mu(mu, saturated[-1], grew, eta, epoch_length)
             s_new = coef_norm / (mu * qmax)
             if s_new > 0 and math.isfinite(s_new):
                 s = s_new

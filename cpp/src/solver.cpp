@@ -266,7 +266,6 @@ class Trainer {
     out.n_outputs = K_;
     out.n_columns = d_;
     if (halp()) out.mu = mu_;
-    out.mu_ceiling = mu_ceiling_;
     return out;
   }
 
@@ -295,7 +294,6 @@ class Trainer {
       std::copy(coef0, coef0 + K_ * d_, w_base_.begin());
       s_ = 1.0;  // replaced at the first epoch
       mu_ = cfg_.adapt_mu ? std::clamp(cfg_.mu, mu_min(), mu_max()) : cfg_.mu;
-      mu_ceiling_ = cfg_.mu_ceiling;
     } else {
       s_ = cfg_.delta;
       for (std::size_t j = 0; j < K_ * d_; ++j) {
@@ -325,15 +323,10 @@ class Trainer {
   // epoch just run: its fraction of saturated updates, and whether both the
   // full-gradient norm and the objective grew over it.
   void adapt_mu(double saturated, bool grew) {
-    if (saturated > kMuSaturationLimit) {
-      mu_ceiling_ = std::min(mu_ceiling_, mu_);
+    if (saturated > kMuSaturationLimit)
       mu_ *= kMuShrink;  // the grid was too narrow
-    } else if (grew) {
-      mu_ceiling_ = kNoCeiling;
+    else if (grew)
       mu_ *= kMuGrowth;  // too coarse: its rounding noise beat SVRG's contraction
-    } else if (saturated <= kMuIdleSaturation && mu_ * kMuRefine < mu_ceiling_) {
-      mu_ *= kMuRefine;  // room to spare: a finer grid
-    }
     mu_ = std::clamp(mu_, mu_min(), mu_max());
   }
 
@@ -621,8 +614,6 @@ class Trainer {
   std::vector<float> c_float_;     // the offsets before rounding (packed)
   double s_ = 1.0;
   double mu_ = 0;    // HALP's mu: the one the coming epoch's scale is set with
-  static constexpr double kNoCeiling = std::numeric_limits<double>::infinity();
-  double mu_ceiling_ = kNoCeiling;  // the smallest mu that saturated (adapt_mu)
   double step_ = 0;  // -eta / s for the epoch: a sample's update is a = step_ * delta_phi * row scale
   const double shrink_period_ = shrink_factor(kRefreshPeriod);
   Dither dither_;

@@ -59,9 +59,6 @@ struct SolverConfig {
   double alpha = 0.0;         // L2 penalty
   double mu = 1.0;            // HALP: the grid spans ||g~|| / mu (the start value if adapt_mu)
   bool adapt_mu = false;      // HALP: adapt mu every epoch (see kMuGrowth below)
-  // HALP with adapt_mu: the smallest mu known to saturate (a run that goes on
-  // from another passes the one that run ended with).
-  double mu_ceiling = std::numeric_limits<double>::infinity();
   double delta = 1.0;         // LP-SGD / LP-SVRG: the fixed grid scale
   std::size_t epoch_length = 0;  // T, inner steps per outer epoch
   std::size_t max_iter = 10;     // outer epochs
@@ -104,7 +101,6 @@ struct FitResult {
   std::size_t n_iter = 0;  // outer epochs run
   double scale = 0;        // final grid scale
   double mu = std::numeric_limits<double>::quiet_NaN();  // HALP's mu in the last epoch (NaN: no mu)
-  double mu_ceiling = std::numeric_limits<double>::infinity();  // adapt_mu's ceiling at the end
   bool converged = false;  // stopped by tol
   bool diverged = false;   // stopped by divergence (divergence.hpp)
   bool stalled = false;    // stopped by a stall (SolverConfig::stop_on_stall)
@@ -140,12 +136,6 @@ static_assert(kOffsetPeriod % kRefreshPeriod == 0, "offsets are re-rounded on re
 //   contraction, mu *= kMuGrowth. SVRG decreases F in expectation on these
 //   convex objectives, but the gradient norm need not fall every epoch even
 //   in exact arithmetic, so it is not trusted alone;
-// * else, if at most kMuIdleSaturation of its updates saturated, the grid had
-//   room to spare: mu *= kMuRefine, a finer grid with less rounding noise,
-//   unless that reaches a mu that saturated earlier in the fit (the ceiling,
-//   which a growth step clears). Without this a grid that neither saturates
-//   nor diverges stays as coarse as it started (docs/algorithms.md, "Choosing
-//   mu", has the epochs it saves);
 // * mu stays within [1 / (eta T), 1 / eta]. At mu = 1 / eta the grid's reach
 //   ||g~|| / mu is a single full-gradient step; at 1 / (eta T) it is T of
 //   them, about as far as an epoch of T steps can carry the model along any
@@ -153,11 +143,9 @@ static_assert(kOffsetPeriod % kRefreshPeriod == 0, "offsets are re-rounded on re
 // The start value is SolverConfig::mu (clamped to the same range). Growing
 // by 4 rather than 2 recovers from a grid that is too coarse in half the
 // epochs; each halving costs one epoch.
-constexpr double kMuSaturationLimit = 0.002;
-constexpr double kMuIdleSaturation = 0.0001;
+constexpr double kMuSaturationLimit = 0.001;
 constexpr double kMuShrink = 0.5;
 constexpr double kMuGrowth = 4.0;
-constexpr double kMuRefine = 2.0;
 
 // A stall (SolverConfig::stop_on_stall): over the last kStallWindow epochs the
 // full-gradient norm fell by less than the factor kStallFactor while no epoch
