@@ -96,6 +96,9 @@ def test_empty_and_unpadded():
     assert p.rows.shape == (0, 32) and p.rounding_error == 0.0
     p = _data.prepare(np.ones((3, 5)), 16, pad=False)
     assert p.rows.shape == (3, 5) and (p.rows == 32767).all()
+    for bits in (8, 32):  # rows of no columns (an empty float32 row is never copied)
+        p = _data.prepare(np.zeros((3, 0), np.float32), bits)
+        assert p.rows.shape == (3, 0) and p.rounding_error == 0.0 and (p.row_sq_norms == 0).all()
 
 
 @pytest.mark.parametrize("bad, message", [(np.nan, "NaN or infinity"), (np.inf, "NaN or infinity"),

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <limits>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -54,6 +56,7 @@ float element(const char* p) {
 template <class In>
 void convert_block(const KernelTable& t, const DataSource& src, std::size_t i0, std::size_t rows, float* buf) {
   const std::size_t d = src.d;
+  if (d == 0) return;  // buf may be null: no memcpy from or to it
   const char* first = src.base + static_cast<std::ptrdiff_t>(i0) * src.row_stride;
   const bool by_row = std::abs(src.col_stride) <= std::abs(src.row_stride);
   if (by_row) {
@@ -130,7 +133,7 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
       Q* row = static_cast<Q*>(out.rows) + i * out.width;
       if (out.sq_x) out.sq_x[i] = sq_x;
       if constexpr (kFloat) {
-        std::memcpy(row, x, d * sizeof(float));
+        if (d > 0) std::memcpy(row, x, d * sizeof(float));  // x is null for an empty row
         if (out.sq_norm) out.sq_norm[i] = sq_x;
       } else {
         float scale;
@@ -166,16 +169,34 @@ DataStatus prepare_typed(const KernelTable& t, const DataSource& src, const Data
   const std::size_t per = (src.n + n_threads - 1) / n_threads;
   std::vector<DataStatus> status(n_threads);
   std::vector<Xorshift128p4> rngs(n_threads, Xorshift128p4(out.seed));
+  // An exception (an allocation that fails) must not escape a thread, which
+  // would terminate the process: each range keeps its own, rethrown after
+  // every thread has joined. A thread that cannot be started leaves its range
+  // to the calling thread.
+  std::vector<std::exception_ptr> errors(n_threads);
   std::vector<std::thread> threads;
   for (std::size_t k = 0; k < n_threads; ++k) {
     const std::size_t begin = std::min(src.n, k * per), end = std::min(src.n, begin + per);
-    const auto work = [&, k, begin, end] { status[k] = prepare_range<In, Q>(t, src, out, begin, end, rngs[k]); };
-    if (k + 1 == n_threads)
-      work();  // the calling thread takes the last range
-    else
-      threads.emplace_back(work);
+    const auto work = [&, k, begin, end] {
+      try {
+        status[k] = prepare_range<In, Q>(t, src, out, begin, end, rngs[k]);
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    };
+    bool started = false;
+    if (k + 1 < n_threads) {
+      try {
+        threads.emplace_back(work);
+        started = true;
+      } catch (const std::system_error&) {
+      }
+    }
+    if (!started) work();  // the calling thread takes the last range, and any without a thread
   }
   for (auto& th : threads) th.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
   DataStatus total;
   for (const DataStatus& s : status) {  // ranges in row order: the first problem is the first in X
     if (s.problem != DataProblem::none && total.problem == DataProblem::none) {
