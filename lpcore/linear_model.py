@@ -67,6 +67,7 @@ __all__ = [
     "SaturationWarning",
 ]
 
+
 @contextmanager
 def _unchanged_on_error(estimator):
     """A fit that raises leaves the estimator as it was before the call."""
