@@ -47,18 +47,3 @@ def padded_width(n_columns: int, bits: int) -> int:
     """n_columns rounded up to a whole number of the solvers' vector blocks."""
     block = BLOCK_COLUMNS[bits]
     return -(-n_columns // block) * block
-
-
-def copy_large(a: np.ndarray, dtype=None, width: int | None = None) -> np.ndarray:
-    """A C-contiguous copy of a (cast to dtype), in huge pages when it is large.
-
-    With ``width``, a 2-D ``a`` gets zero columns appended up to that width.
-    """
-    shape = a.shape if width is None else (a.shape[0], width)
-    out = empty_large(shape, a.dtype if dtype is None else dtype)
-    if width is None:
-        np.copyto(out, a, casting="unsafe")
-    else:
-        np.copyto(out[:, : a.shape[1]], a, casting="unsafe")
-        out[:, a.shape[1]:] = 0
-    return out

@@ -142,7 +142,6 @@ class Solution:
     runs: list[Run] = field(default_factory=list)
     data: Prepared | None = None
     start: int = 0  # index of the first run since the last restart: the model's runs
-    n_features: int = 0
 
     @property
     def last(self):
@@ -264,7 +263,7 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
         if est.verbose:
             print(f"lpcore: {message}", file=sys.stderr)
 
-    solution = Solution(n_features=n_features)
+    solution = Solution()
     start_coef, start_intercept, start_mu = coef0, intercept0, cfg.mu
     backoffs = 0
     while True:

@@ -5,7 +5,7 @@ import mmap
 import numpy as np
 import pytest
 
-from lpcore._memory import HUGE_PAGE, MIN_LARGE_BYTES, copy_large, empty_large, padded_width
+from lpcore._memory import HUGE_PAGE, MIN_LARGE_BYTES, empty_large, padded_width
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.float32])
@@ -25,18 +25,8 @@ def test_small_arrays_are_plain():
     assert a.shape == (10, 3) and a.flags.owndata
 
 
-def test_copy_large_casts_and_copies():
-    src = np.arange(-6, 6, dtype=np.float64).reshape(3, 4)
-    out = copy_large(src, np.float32)
-    assert out.dtype == np.float32 and np.array_equal(out, src)
-    src[0, 0] = 100
-    assert out[0, 0] == -6
-
-
-def test_copy_large_pads_columns_with_zeros():
-    src = np.arange(1, 13, dtype=np.int8).reshape(3, 4)
-    out = copy_large(src, width=padded_width(4, 8))
-    assert out.shape == (3, 32) and out.flags.c_contiguous
-    assert np.array_equal(out[:, :4], src) and not out[:, 4:].any()
-    assert [padded_width(d, bits) for d, bits in ((0, 8), (1, 8), (32, 8), (33, 8), (100, 16), (100, 32))] == \
-        [0, 32, 32, 64, 112, 104]
+def test_padded_width_is_whole_vector_blocks():
+    # the blocks come from the core (lpcore/width.hpp): 32 int8, 16 int16, 8 float32
+    assert [padded_width(n, 8) for n in (0, 1, 32, 33)] == [0, 32, 32, 64]
+    assert [padded_width(n, 16) for n in (4, 16, 17)] == [16, 16, 32]
+    assert [padded_width(n, 32) for n in (1, 8, 9)] == [8, 8, 16]

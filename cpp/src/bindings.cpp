@@ -126,25 +126,6 @@ std::pair<std::size_t, std::int64_t> update_dot(Array<Z>& z, const Array<Z>& x, 
 }
 
 template <class Q, class Fn>
-std::pair<Array<Q>, std::size_t> quantize_rows(const Array<float>& x, const Array<float>& scales,
-                                               Rounding rounding, std::uint64_t seed, Fn fn) {
-  if (x.ndim() != 2) throw std::invalid_argument("quantize: x must be 2-D (rows)");
-  const auto rows = static_cast<std::size_t>(x.shape(0)), cols = static_cast<std::size_t>(x.shape(1));
-  same_length(scales.size(), x.shape(0), "quantize: one scale per row");
-  Array<Q> q({x.shape(0), x.shape(1)});
-  Q* qp = q.mutable_data();
-  const float* xp = x.data();
-  const float* sp = scales.data();
-  std::size_t clipped = 0;
-  {
-    py::gil_scoped_release nogil;
-    Xorshift128p4 rng(seed);
-    for (std::size_t r = 0; r < rows; ++r) clipped += fn(xp + r * cols, cols, sp[r], rounding, rng, qp + r * cols);
-  }
-  return {q, clipped};
-}
-
-template <class Q, class Fn>
 Array<float> dequantize_rows(const Array<Q>& q, const Array<float>& scales, Fn fn) {
   if (q.ndim() != 2) throw std::invalid_argument("dequantize: q must be 2-D (rows)");
   const auto rows = static_cast<std::size_t>(q.shape(0)), cols = static_cast<std::size_t>(q.shape(1));
@@ -339,16 +320,6 @@ PYBIND11_MODULE(_core, m) {
     return packed(c, kPackBlockI16, UpdateFormat::kMaxOffsetI16, UpdateFormat::kOffsetBiasI16);
   }, nc("c"));
 
-  m.def("quantize_i8", [](const Array<float>& x, const Array<float>& scales, bool stochastic,
-                          std::uint64_t seed, const Backend& backend) {
-        return quantize_rows<std::int8_t>(x, scales, stochastic ? Rounding::stochastic : Rounding::nearest,
-                                          seed, table(backend).quantize_i8);
-      }, nc("x"), nc("scales"), py::arg("stochastic"), py::arg("seed"), be);
-  m.def("quantize_i16", [](const Array<float>& x, const Array<float>& scales, bool stochastic,
-                           std::uint64_t seed, const Backend& backend) {
-        return quantize_rows<std::int16_t>(x, scales, stochastic ? Rounding::stochastic : Rounding::nearest,
-                                           seed, table(backend).quantize_i16);
-      }, nc("x"), nc("scales"), py::arg("stochastic"), py::arg("seed"), be);
   m.def("dequantize_i8", [](const Array<std::int8_t>& q, const Array<float>& scales, const Backend& backend) {
         return dequantize_rows(q, scales, table(backend).dequantize_i8);
       }, nc("q"), nc("scales"), be);
