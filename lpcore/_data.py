@@ -46,7 +46,8 @@ class Prepared:
 
 
 def n_threads(n_jobs) -> int:
-    """Threads for ``n_jobs``: None or -1 is every core this process may use."""
+    """Threads for ``n_jobs``: None or -1 is every core this process may use,
+    and so is any count above it (more threads than cores only contend)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if n_jobs is None or n_jobs == -1:
         return cores
@@ -54,7 +55,7 @@ def n_threads(n_jobs) -> int:
         raise ValueError("n_jobs=0 would use no thread; pass a positive count, or None or -1 for every core")
     if n_jobs < -1:
         return max(1, cores + 1 + n_jobs)  # joblib's convention: -2 is all cores but one
-    return int(n_jobs)
+    return min(int(n_jobs), cores)
 
 
 def raise_problem(status, name: str = "X") -> None:

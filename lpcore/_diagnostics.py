@@ -102,7 +102,7 @@ def warn_about(est, solution) -> None:
         if float(_last_run(est)["mu"][-1]) <= floor * (1 + 1e-9):
             advice = (
                 f"although mu='auto' lowered mu to its floor 1/(eta T) = {floor:.3g}: the {est.bits_}-bit "
-                f"grid is too narrow for this model; try bits=16, or standardize X"
+                f"grid is too narrow for this model; try {'bits=16, or ' if est.bits_ == 8 else ''}standardize X"
             )
         else:
             advice = (
@@ -115,11 +115,12 @@ def warn_about(est, solution) -> None:
             stacklevel=4,
         )
     elif est.bits_ != 32 and saturated.size and np.mean(saturated[search:]) >= 0.5:
+        wider = "bits=16, " if est.bits_ == 8 else ""
         if adaptive:
             advice = (
                 f"the {est.bits_}-bit grid stayed too narrow although mu='auto' halves mu after every "
                 f"such epoch ({_mu_range(est)}); where mu also rose, the gradient grew at the coarser "
-                f"grid, a sign of a step size too large for this data: try bits=16, a smaller eta than "
+                f"grid, a sign of a step size too large for this data: try {wider}a smaller eta than "
                 f"{est.eta_:.3g}, or standardize X"
             )
         else:
@@ -128,7 +129,7 @@ def warn_about(est, solution) -> None:
                 if halp
                 else "a larger delta (the grid spans 127*delta at 8 bits)"
             )
-            advice = f"the {est.bits_}-bit grid is too narrow for this model; try {hint}, or bits=16"
+            advice = f"the {est.bits_}-bit grid is too narrow for this model; try {wider}{hint}"
         sat = _last_run(est)["saturated"][search:]
         warnings.warn(
             f"{100 * float(np.median(sat)):.1f}% of the coordinate updates saturated in a typical "
@@ -160,13 +161,49 @@ def warn_about(est, solution) -> None:
     if est.tol > 0 and not result.converged:
         warnings.warn(
             f"{est.solver} at {est.bits_} bits did not reach tol={est.tol:g} (relative gradient "
-            f"norm) in max_iter={est.max_iter} epochs: {_progress_advice(est, start)}",
+            f"norm) in max_iter={est.max_iter} epochs: {_progress_advice(est, solution)}",
             ConvergenceWarning,
             stacklevel=4,
         )
 
-def _progress_advice(est, start) -> str:
+def _stuck_advice(est) -> str:
+    """Why a fit's model never left its start: its steps were too small to
+    register at the model's resolution, or were rounded away."""
+    lead = "the coefficients never left their start"
+    low_precision = est.bits_ != 32
+    if low_precision and est.solver == "halp" and not isinstance(est.mu, str):
+        return (
+            f"{lead}: with mu={est.mu:g}, HALP's grid step (scale_={est.scale_:.3g}) is too coarse for any "
+            f"step to register; pass a larger mu, or mu='auto' (which adapts it)"
+        )
+    if low_precision and est.solver != "halp" and not isinstance(est.delta, str):
+        return (
+            f"{lead}: the grid step delta={est.delta:g} is too coarse for any step to register; pass a "
+            f"smaller delta, or delta='auto'"
+        )
+    if est.grad_format is not None:
+        flushed = float(np.mean(est.shrinkage_["zero_fraction"])) if est.shrinkage_ else float("nan")
+        scaling = (
+            f"scaled by grad_scaling={est.grad_scaling:g}" if not isinstance(est.grad_scaling, str) else "unscaled"
+        )
+        return (
+            f"{lead}: {scaling}, the gradients fell below {est.grad_format}'s range and were flushed to zero "
+            f"({100 * flushed:.0f}% of their entries); pass grad_scaling='dynamic', or a larger grad_scaling"
+        )
+    options = ["a larger eta"] if isinstance(est.eta, str) else ["a larger eta", "eta='auto'"]
+    if est.alpha * est.eta_ > 0.25:  # alpha set the step ("auto": eta = 1 / (2 (L + alpha)))
+        options.append("a smaller alpha")
+    return (
+        f"{lead}: the step eta={est.eta_:.3g} is too small to change them in float32 arithmetic; pass "
+        f"{', or '.join(options)}"
+    )
+
+
+def _progress_advice(est, solution) -> str:
     """How far a fit that ran out of epochs got, and what to change."""
+    start = solution.initial_grad_norm
+    if np.array_equal(solution.last.coef, solution.start_coef):
+        return _stuck_advice(est)
     grad = _last_run(est)["grad_norm"][-est.n_iter_:]
     reached = float(grad[-1]) / start if start > 0 else float("nan")
     rate = reached ** (1.0 / len(grad)) if 0 < reached < 1 else float("nan")

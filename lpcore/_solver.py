@@ -142,6 +142,7 @@ class Solution:
     runs: list[Run] = field(default_factory=list)
     data: Prepared | None = None
     start: int = 0  # index of the first run since the last restart: the model's runs
+    start_coef: np.ndarray | None = None  # the coefficients the model's runs started from (padded)
 
     @property
     def last(self):
@@ -253,7 +254,7 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
     cfg.tol = float(est.tol)
     cfg.fit_intercept = bool(est.fit_intercept)
     cfg.seed = seed_from(est.random_state)
-    cfg.verbose = int(est.verbose)
+    cfg.verbose = min(int(est.verbose), 1)  # any positive level prints the same lines
     cfg.n_features = n_features if not float_grad else 0
     cfg.stop_on_stall = est.solver == "halp" and bits == 8 and cfg.adapt_mu and not float_grad
     grad = _grad_config(est) if float_grad else None
@@ -263,7 +264,7 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
         if est.verbose:
             print(f"lpcore: {message}", file=sys.stderr)
 
-    solution = Solution()
+    solution = Solution(start_coef=coef0)
     start_coef, start_intercept, start_mu = coef0, intercept0, cfg.mu
     backoffs = 0
     while True:
@@ -302,6 +303,7 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
             width = data.rows.shape[1]
             coef0, intercept0, cfg.mu = _padded(model[0], width), model[1], model[2]
             start_coef = _padded(start_coef, width)
+            solution.start_coef = start_coef
             cfg.max_iter = left
             cfg.tol_reference = reference  # tol stays relative to the fit's start
             cfg.stop_on_stall = False

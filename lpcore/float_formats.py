@@ -308,18 +308,27 @@ def shrinkage(g, format, rounding="nearest", scale=None, overflow="saturate", ra
     g64 = ga.astype(np.float64).ravel()
     if not np.isfinite(g64).all():
         raise ValueError("g contains NaN or infinity; shrinkage is measured on finite gradients only")
-    gg = float(g64 @ g64)
-    if gg == 0:
+    peak = float(np.abs(g64).max()) if g64.size else 0.0
+    if peak == 0:
         raise ValueError("g is all zeros, so q (a ratio to ||g||) is undefined; pass a nonzero vector")
     S = _loss_scale(g64, format, scale)
-    scaled = quantize_float((g64 * S).astype(np.float32), format, rounding, overflow, random_state, backend=backend)
-    q = scaled.astype(np.float64) / S
+    with np.errstate(over="ignore"):
+        scaled32 = (g64 * S).astype(np.float32)
+    if not np.isfinite(scaled32).all():
+        raise ValueError(
+            f"g * scale reaches {peak * S:.3g}, beyond the float32 range (3.4e38) in which the formats are "
+            f"simulated; rescale g, or pass a smaller scale (or scale='dynamic')"
+        )
+    q = quantize_float(scaled32, format, rounding, overflow, random_state, backend=backend).astype(np.float64) / S
+    # The ratios, on g and q divided by max |g|: no square overflows or underflows.
+    gn, qn = g64 / peak, q / peak
+    gg = float(gn @ gn)
     nonzero = g64 != 0
     return {
-        "norm_ratio": float(np.sqrt((q @ q) / gg)),
-        "projection": float((q @ g64) / gg),
+        "norm_ratio": float(np.sqrt((qn @ qn) / gg)),
+        "projection": float((qn @ gn) / gg),
         "zero_fraction": float(np.count_nonzero(nonzero & (q == 0)) / np.count_nonzero(nonzero)),
-        "relative_error": float(np.linalg.norm(q - g64) / math.sqrt(gg)),
+        "relative_error": float(np.linalg.norm(qn - gn) / math.sqrt(gg)),
         "scale": S,
     }
 

@@ -123,10 +123,12 @@ def _update(bits, z, x, a, c, random_state, dither, backend):
     if c.dtype.kind not in "iu" or c.shape != z.shape:
         raise ValueError(f"c must be an integer array of the shape of z {z.shape}, got {c.dtype} {c.shape}")
     lim = MAX_OFFSET[bits]
-    if c.size and np.abs(c.astype(np.int64)).max() > lim:
+    # Compared in c's own dtype: no cast or np.abs that could wrap (-2**63, uint64).
+    if c.size and (c.min() < -lim or c.max() > lim):
+        bad = c.min() if c.min() < -lim else c.max()
         raise ValueError(
             f"offsets c must satisfy |c| <= {lim} (fixed point, {lim / 2 ** (8 if bits == 8 else 16):.0f} "
-            f"grid steps); got max |c| = {np.abs(c.astype(np.int64)).max()}"
+            f"grid steps); got {int(bad)}"
         )
     a = _finite(a, "a")
     out = z.copy()

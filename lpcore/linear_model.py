@@ -52,7 +52,7 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -66,6 +66,15 @@ __all__ = [
     "LowPrecisionRegressor",
     "SaturationWarning",
 ]
+
+
+# The largest epoch_length and max_iter: counts the solver holds in 64 bits.
+# A fit that long is stopped by Ctrl-C (KeyboardInterrupt), never by a limit.
+MAX_COUNT = 2**62
+
+# The parameters that take numbers: scikit-learn's constraints let True pass
+# as 1 and inf as a float, which here would only hide a mistake.
+_NUMERIC_PARAMS = ("bits", "eta", "alpha", "mu", "delta", "epoch_length", "max_iter", "tol", "grad_scaling", "n_jobs")
 
 
 @contextmanager
@@ -90,8 +99,8 @@ class _LowPrecisionLinear(BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "mu": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "delta": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "epoch_length": [Interval(Integral, 1, None, closed="left"), None],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "epoch_length": [Interval(Integral, 1, MAX_COUNT, closed="both"), None],
+        "max_iter": [Interval(Integral, 1, MAX_COUNT, closed="both")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
         "warm_start": ["boolean"],
@@ -151,6 +160,20 @@ class _LowPrecisionLinear(BaseEstimator):
         return tags
 
     # ---- fit --------------------------------------------------------------------
+
+    def _validate_params(self):
+        """scikit-learn's constraints, and no bool or non-finite number where a number goes."""
+        super()._validate_params()
+        for name in _NUMERIC_PARAMS:
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a number, not a bool; got {value!r}"
+                )
+            if isinstance(value, Real) and not math.isfinite(value):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be finite; got {value!r}"
+                )
 
     def _check_grad_params(self):
         """The float-gradient options need fp32 SGD or SVRG and go together."""
@@ -268,7 +291,9 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         step from the start (``w_j = -g_j / H_jj``), over ``2**(bits-1) - 1``
         steps.
     epoch_length : int or None, default=None
-        Inner steps per outer epoch (T); None means ``2 * n_samples``.
+        Inner steps per outer epoch (T); None means ``2 * n_samples``. At
+        most ``2**62``, as is ``max_iter``; Ctrl-C stops a long fit
+        (KeyboardInterrupt, the estimator left as it was).
     max_iter : int, default=1000
         Maximum number of outer epochs (all widths together). Most fits stop
         at ``tol`` far earlier; ill-conditioned ones (standardized
@@ -307,8 +332,8 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         ``[0.1, 1]``: the step grows at most 10x (``SHRINKAGE_Q_FLOOR``).
     n_jobs : int or None, default=None
         Threads that convert X into the solver's rows (the solver itself runs
-        on one thread). None or -1: every core this process may use; -2 all
-        but one. The result does not depend on it.
+        on one thread). None or -1, or more than the cores: every core this
+        process may use; -2 all but one. The result does not depend on it.
 
     Attributes
     ----------

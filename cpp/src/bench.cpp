@@ -69,6 +69,10 @@ std::size_t kernel_bytes(const std::string& kernel, std::size_t n) {
 std::vector<double> time_kernel(const KernelTable& k, const std::string& kernel, std::size_t n,
                                 std::size_t reps, std::size_t inner) {
   kernel_bytes(kernel, n);  // validates the name
+  // The buffers hold up to 16 * n bytes; the calls run reps * inner times.
+  if (n > (std::size_t{1} << 36)) throw std::invalid_argument("time_kernel: n must be at most 2^36");
+  if (reps > (std::size_t{1} << 20) || inner > (std::size_t{1} << 30))
+    throw std::invalid_argument("time_kernel: reps must be at most 2^20 and inner at most 2^30");
   if (inner == 0) inner = 1;
   std::function<void()> call;
   std::vector<Buffer> keep;
@@ -141,6 +145,8 @@ double time_gather(const KernelTable& k, std::size_t n_rows, std::size_t row_byt
   if (n_rows == 0 || row_bytes == 0 || rows == 0 || lookahead == 0 || reps == 0)
     throw std::invalid_argument("time_gather: every size must be positive");
   if (row_bytes > (std::size_t{1} << 40) / n_rows) throw std::invalid_argument("time_gather: buffer too large");
+  if (reps > (std::size_t{1} << 20) || rows > (std::size_t{1} << 40) || lookahead > (std::size_t{1} << 20))
+    throw std::invalid_argument("time_gather: reps and lookahead must be at most 2^20, rows at most 2^40");
   const std::size_t blocks = (n_rows * row_bytes + 31) / 32;
   LargeArray<std::uint8_t> data(32 * blocks);
   Xorshift128p4 fill(0x6A7E);

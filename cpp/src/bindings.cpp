@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -333,6 +334,10 @@ PYBIND11_MODULE(_core, m) {
         return t.stream_sum(p.data(), static_cast<std::size_t>(p.size()));
       }, nc("p"), be);
   m.def("fill_random", [](std::uint64_t seed, std::size_t n_blocks, const Backend& backend) {
+        // 32 * n_blocks bytes must be a valid array size.
+        if (n_blocks > static_cast<std::size_t>(std::numeric_limits<py::ssize_t>::max()) / 32)
+          throw std::invalid_argument("fill_random: n_blocks = " + std::to_string(n_blocks) +
+                                      " is too large: 32 * n_blocks bytes exceeds the largest array size");
         const auto& t = table(backend);
         Array<std::uint8_t> out(static_cast<py::ssize_t>(32 * n_blocks));
         std::uint8_t* op = out.mutable_data();

@@ -60,6 +60,7 @@ class FloatGradTrainer {
     DivergenceWatch watch(0.0);  // set from the objective at the start
     for (std::size_t epoch = 0;; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
+      poll_.add(kEpochWork);
       const Evaluation ev = full_pass();
       if (epoch == 0) {
         fit.initial_objective = ev.objective;
@@ -121,6 +122,7 @@ class FloatGradTrainer {
     double loss = 0;
     for (std::size_t i = 0; i < n_; ++i) {
       margins(i);
+      poll_.add(K_ * d_);
       loss += losses::loss_and_derivative(cfg_.loss, m_.data(), data_.y[i], K_, phi_.data());
       for (std::size_t k = 0; k < K_; ++k) {
         if (svrg()) anchor_phi_[i * K_ + k] = phi_[k];
@@ -180,6 +182,7 @@ class FloatGradTrainer {
     std::size_t measured = 0, nonzero = 0, flushed = 0, overflowed = 0;
     for (std::size_t step = 0; step < cfg_.epoch_length; ++step) {
       const std::size_t i = losses::uniform_index(sampler_, n_);
+      poll_.add(len_ + 1);
       form_gradient(i);
       double log2_scale = 0;
       overflowed += quantize_gradient(log2_scale);
@@ -245,6 +248,7 @@ class FloatGradTrainer {
   double q_hat_ = 1.0;  // running estimate of q (no evidence of shrinkage yet)
   Xorshift128p sampler_;
   Xorshift128p4 rounding_;
+  InterruptPoll poll_{cfg_.interrupt_check};
 };
 
 }  // namespace

@@ -205,6 +205,7 @@ class Trainer {
     std::vector<double> grad_norms;  // at the end of each epoch, the start's first
     for (std::size_t epoch = 0;; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
+      poll_.add(kEpochWork);
       if (halp()) recenter();
       const Evaluation ev = full_pass();
       if (epoch == 0) {
@@ -421,6 +422,7 @@ class Trainer {
         else
           margins(i, false);
         loss += loss_and_derivative(cfg_.loss, m_.data(), target(i), K_, phi_.data());
+        poll_.add(K_ * d_);
         for (std::size_t k = 0; k < K_; ++k) {
           anchor_phi(i, k) = phi_[k];
           gb_[k] += phi_[k];
@@ -557,6 +559,7 @@ class Trainer {
       const std::size_t i = ring[step % kLookahead];
       if (drawn < cfg_.epoch_length) draw();  // reuses step's slot, after reading it
       if (!have_margins) margins(i, halp());
+      poll_.add(K_ * d_ + 1);
       loss_and_derivative(cfg_.loss, m_.data(), target(i), K_, phi_.data());
       const double sx = row_scale(i);
       const bool refresh = since_refresh + 1 == kRefreshPeriod;
@@ -617,6 +620,7 @@ class Trainer {
   double step_ = 0;  // -eta / s for the epoch: a sample's update is a = step_ * delta_phi * row scale
   const double shrink_period_ = shrink_factor(kRefreshPeriod);
   Dither dither_;
+  InterruptPoll poll_{cfg_.interrupt_check};
   Xorshift128p sampler_;
   Xorshift128p offset_draws_;  // int16 offsets' rounding
 };

@@ -32,6 +32,7 @@
 #include <limits>
 #include <vector>
 
+#include "lpcore/interrupt.hpp"
 #include "lpcore/kernels.hpp"
 
 namespace lpcore {
@@ -76,6 +77,9 @@ struct SolverConfig {
   // HALP at 8 / 16 bits: stop when the fit stalls (kStallWindow below), so
   // that the caller can go on at a finer width.
   bool stop_on_stall = false;
+  // Polled between chunks of work (lpcore/interrupt.hpp); true stops the fit
+  // with Interrupted. Empty: never interrupted.
+  InterruptCheck interrupt_check;
 };
 
 struct EpochRecord {

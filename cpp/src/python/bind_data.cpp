@@ -66,7 +66,8 @@ py::tuple prepare_rows_binding(const py::array& X, int bits, py::array& out, con
                                 py::str(want).cast<std::string>() + " array of " + std::to_string(X.shape(0)) +
                                 " rows and at least " + std::to_string(X.shape(1)) + " columns, got " +
                                 py::str(out.dtype()).cast<std::string>() + " of shape " + shape_of(out));
-  if (n_threads < 1) throw std::invalid_argument("prepare_rows: n_threads must be at least 1");
+  if (n_threads < 1 || n_threads > 1024)
+    throw std::invalid_argument("prepare_rows: n_threads must be in [1, 1024], got " + std::to_string(n_threads));
   dst.rows = out.mutable_data();
   dst.width = static_cast<std::size_t>(out.shape(1));
   const py::ssize_t n = X.shape(0);

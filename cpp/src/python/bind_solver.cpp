@@ -95,10 +95,20 @@ TrainData train_data(const py::array& X, const std::optional<Array<float>>& row_
   return data;
 }
 
+// Ctrl-C during a fit: the training loops poll this between chunks of work
+// (lpcore/interrupt.hpp) with the GIL released; it takes the GIL and runs
+// Python's signal handlers, whose exception (KeyboardInterrupt) stays set
+// for the translator in bind_solver to raise.
+bool python_signal_pending() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
 FitResult fit_binding(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
                       const Array<float>& coef0, const Array<double>& intercept0, SolverConfig cfg,
                       const Backend& backend) {
   const TrainData data = train_data(X, row_scale, y, coef0, intercept0, cfg);
+  cfg.interrupt_check = python_signal_pending;
   const KernelTable& t = table(backend);
   py::gil_scoped_release nogil;
   return fit(t, data, cfg, coef0.data(), intercept0.data());
@@ -108,6 +118,7 @@ FloatGradResult fit_float_grad_binding(const Array<float>& X, const Array<double
                                        const Array<double>& intercept0, SolverConfig cfg,
                                        const FloatGradConfig& grad, const Backend& backend) {
   const TrainData data = train_data(X, std::nullopt, y, coef0, intercept0, cfg);
+  cfg.interrupt_check = python_signal_pending;
   const KernelTable& t = table(backend);
   py::gil_scoped_release nogil;
   return fit_float_grad(t, data, cfg, grad, coef0.data(), intercept0.data());
@@ -124,6 +135,15 @@ auto enum_property(Enum FloatGradConfig::*member, int count, const char* what) {
 }  // namespace
 
 void bind_solver(py::module_& m) {
+  // A fit stopped by python_signal_pending raises the exception the signal
+  // handler set (KeyboardInterrupt for Ctrl-C).
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Interrupted&) {
+      if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    }
+  });
   py::enum_<Method>(m, "Method").value("sgd", Method::sgd).value("svrg", Method::svrg).value("halp", Method::halp);
   py::enum_<Loss>(m, "Loss")
       .value("squared", Loss::squared)

@@ -1,0 +1,47 @@
+// Cooperative interruption of the training loops. A fit's trip counts come
+// from the user (epoch_length, max_iter, the size of X), so every loop that
+// runs them must be stoppable: whoever calls fit() may install a check
+// (SolverConfig::interrupt_check; the Python binding installs
+// PyErr_CheckSignals, so Ctrl-C raises KeyboardInterrupt), and the loops
+// count their work here and poll the check about every kPollWork units
+// (one unit: one coordinate read or updated, ~ms apart).
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+
+namespace lpcore {
+
+// Thrown out of fit() when the check asked to stop; the fit's state is lost.
+struct Interrupted : std::exception {
+  const char* what() const noexcept override { return "lpcore: the fit was interrupted"; }
+};
+
+using InterruptCheck = std::function<bool()>;
+
+// The work an epoch counts beyond its rows and steps, so that a fit of many
+// tiny epochs is polled too.
+constexpr std::size_t kEpochWork = 256;
+
+class InterruptPoll {
+ public:
+  static constexpr std::size_t kPollWork = std::size_t{1} << 24;
+
+  explicit InterruptPoll(const InterruptCheck& check) : check_(check) {}
+
+  // Counts `units` of work; polls once kPollWork have accumulated.
+  void add(std::size_t units) {
+    if (!check_) return;
+    done_ += units;
+    if (done_ < kPollWork) return;
+    done_ = 0;
+    if (check_()) throw Interrupted();
+  }
+
+ private:
+  InterruptCheck check_;
+  std::size_t done_ = 0;
+};
+
+}  // namespace lpcore

@@ -1,0 +1,165 @@
+"""Inputs that once crashed, hung or returned a silently wrong result.
+
+Each test names the case as it was found. Calls that once crashed the
+interpreter run in a forked child (tests/isolation.py), so that a regression
+fails its test instead of ending the run. The divergence, backoff and
+failed-refit cases are in test_defaults.py; the property-based search for
+the rest is tests/fuzz/.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+from isolation import isolated
+from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, kernels, quantize, shrinkage
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
+from test_defaults import standardized
+
+
+@pytest.mark.parametrize("n_blocks", [2**58, 2**59, 2**64 - 1])
+def test_random_bytes_of_an_impossible_size_raises(n_blocks):
+    """32 * 2**59 wrapped around to 0 and the fill wrote past the buffer (SIGSEGV)."""
+    with pytest.raises((ValueError, OverflowError, TypeError), match="too large|n_blocks|incompatible"):
+        isolated(kernels.random_bytes, 0, n_blocks)
+
+
+@pytest.mark.parametrize("name", ["epoch_length", "max_iter"])
+def test_counts_beyond_64_bits_are_refused_by_name(name):
+    """2**64 passed validation and then failed inside pybind11 with "incompatible function arguments"."""
+    X, y = standardized("diabetes")
+    with pytest.raises(InvalidParameterError, match=name):
+        LowPrecisionRegressor(**{name: 2**64}).fit(X, y)
+
+
+def _fit_then_interrupt(params):
+    code = f"""
+import numpy as np
+from lpcore import LowPrecisionRegressor
+X = np.random.default_rng(0).normal(size=(50, 3))
+model = LowPrecisionRegressor(**{params!r})
+print("fitting", flush=True)
+try:
+    model.fit(X, X[:, 0])
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", hasattr(model, "coef_"), flush=True)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd="/")
+    assert proc.stdout.readline().strip() == "fitting"
+    time.sleep(0.5)  # inside the solver: the fit would run for hours
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"LowPrecisionRegressor(**{params}).fit ignored SIGINT")
+    return out.strip()
+
+
+@pytest.mark.parametrize("params", [
+    {"epoch_length": 2**40},
+    {"solver": "svrg", "bits": 32, "epoch_length": 2**40},
+    {"solver": "sgd", "bits": 32, "grad_format": "fp16", "epoch_length": 2**40},
+    {"max_iter": 2**62, "tol": 0, "epoch_length": 1},
+])
+def test_ctrl_c_stops_a_long_fit(params):
+    """epoch_length=2**40 never returned and ignored Ctrl-C."""
+    assert _fit_then_interrupt(params) == "KeyboardInterrupt False"
+
+
+@pytest.mark.parametrize("name,value", [
+    ("eta", True), ("alpha", False), ("mu", True), ("delta", True), ("tol", True), ("max_iter", True),
+    ("epoch_length", True), ("grad_scaling", True), ("n_jobs", True), ("bits", np.bool_(True)),
+    ("eta", np.inf), ("alpha", np.inf), ("mu", np.inf), ("delta", np.inf), ("tol", np.inf), ("grad_scaling", np.inf),
+])
+def test_bools_and_infinities_are_not_numbers(name, value):
+    """eta=True was accepted as 1.0."""
+    X, y = standardized("diabetes")
+    with pytest.raises(InvalidParameterError, match=name):
+        LowPrecisionRegressor(**{name: value}).fit(X, y)
+
+
+@pytest.mark.parametrize("bits,c", [
+    (8, np.array([-2**63], dtype=np.int64)), (8, np.array([2**64 - 1], dtype=np.uint64)),
+    (16, np.array([-2**63], dtype=np.int64)), (16, np.array([2**63], dtype=np.uint64)),
+    (8, np.array([-16384], dtype=np.int16)), (16, np.array([-(2**29) - 1], dtype=np.int32)),
+])
+def test_offsets_outside_the_domain_are_refused(bits, c):
+    """c = -2**63 got past the check (np.abs overflows) and was then used as 0."""
+    update = kernels.update_i8 if bits == 8 else kernels.update_i16
+    with pytest.raises(ValueError, match=r"\|c\| <="):
+        update([0], [0], 0.0, c, random_state=0)
+
+
+def test_offsets_at_the_domain_edge_are_accepted():
+    for bits, update in ((8, kernels.update_i8), (16, kernels.update_i16)):
+        lim = kernels.MAX_OFFSET[bits]
+        z, _ = update([0, 0], [0, 0], 0.0, np.array([-lim, lim], dtype=np.int64), random_state=0)
+        step = 2 ** (8 if bits == 8 else 16)
+        assert abs(int(z[0]) + lim / step) <= 1 and abs(int(z[1]) - lim / step) <= 1
+
+
+def test_shrinkage_beyond_float32_raises_and_tiny_gradients_are_measured():
+    """[1e200, 1e200] gave norm_ratio 0, projection 0 and relative_error NaN."""
+    with pytest.raises(ValueError, match="float32 range"):
+        shrinkage([1e200, 1e200], "fp16")
+    # Values that flush to zero are a result, not an "all zeros" error (||g||^2 underflowed).
+    s = shrinkage([1e-200, 2e-200], "fp16")
+    assert s["norm_ratio"] == 0 and s["projection"] == 0 and s["zero_fraction"] == 1 and s["relative_error"] == 1
+    # A power-of-two scale that brings them into range measures them as if they were that large.
+    a = shrinkage([1e-30, 3e-30], "fp16", scale=2.0**100)
+    b = shrinkage([1e-30 * 2.0**100, 3e-30 * 2.0**100], "fp16")
+    assert a.pop("scale") == 2.0**100 and b.pop("scale") == 1.0
+    assert a == b and 0.99 < a["norm_ratio"] < 1.01
+
+
+def test_subnormal_rows_quantize_without_a_zero_scale():
+    for bits in (8, 16):
+        q, scale = quantize(np.float32([1e-45, -1e-45]), bits, rounding="nearest")
+        assert scale > 0 and np.array_equal(q, [1, -1])
+    q, scale = quantize(np.float32([1e-40]), 16, rounding="nearest")
+    assert abs(int(q[0])) < 32767 and abs(float(q[0]) * scale - np.float32(1e-40)) <= scale / 2
+
+
+@pytest.mark.parametrize("params,advice", [
+    ({"mu": 1e-6}, "larger mu"),
+    ({"solver": "svrg", "bits": 8, "delta": 1e30}, "smaller delta"),
+    ({"solver": "sgd", "bits": 16, "delta": 1e30}, "smaller delta"),
+    ({"solver": "svrg", "bits": 32, "grad_format": "fp16", "grad_scaling": 1e-300}, "grad_scaling='dynamic'"),
+    ({"eta": 1e-300, "bits": 32}, "larger eta"),
+    ({"alpha": 1e300}, "smaller alpha"),
+])
+def test_a_model_that_never_moved_gets_advice_that_names_the_cause(params, advice):
+    """mu=1e-6, delta=1e30 and grad_scaling=1e-300 returned an all-zero model
+    whose only warning advised "increase max_iter or eta"."""
+    X, y = standardized("diabetes")
+    with pytest.warns(ConvergenceWarning, match="never left their start") as caught:
+        model = LowPrecisionRegressor(max_iter=20, random_state=0, **params).fit(X, y / y.std())
+    assert np.all(model.coef_ == 0)
+    message = " ".join(str(w.message) for w in caught)
+    assert advice in message and "increase max_iter" not in message
+
+
+def test_a_model_that_moved_still_gets_the_epochs_advice():
+    X, y = standardized("diabetes")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LowPrecisionRegressor(bits=16, max_iter=3, random_state=0).fit(X, y / y.std())
+    assert not any("never left" in str(w.message) for w in caught)
+    assert any("increase max_iter" in str(w.message) for w in caught)
+    # Its saturation warning once advised bits=16 to a 16-bit fit.
+    assert not any("bits=16" in str(w.message) for w in caught)
+
+
+def test_more_jobs_than_cores_is_every_core():
+    X, y = standardized("iris")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = LowPrecisionClassifier(max_iter=3, n_jobs=10**6, random_state=0).fit(X, y)
+        b = LowPrecisionClassifier(max_iter=3, n_jobs=1, random_state=0).fit(X, y)
+    assert np.array_equal(a.coef_, b.coef_)
