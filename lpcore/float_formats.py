@@ -222,7 +222,8 @@ def dynamic_scale(g, format) -> float:
     The largest ``S = 2**k`` with ``S * max|g| <= max`` of the format
     (``k`` limited to ``DYNAMIC_SCALE_EXPONENTS``), as FP8 training recipes
     choose per-tensor scales; 1.0 for an all-zero ``g``. The training loop
-    (``grad_scaling="dynamic"``) uses the same rule for every step.
+    (``grad_scaling="dynamic"``) uses the same rule for every step. A
+    non-numeric ``g``, or NaN or infinity in it, raise ValueError.
 
     Examples
     --------
@@ -232,8 +233,13 @@ def dynamic_scale(g, format) -> float:
     512.0
     """
     check_format(format)
-    amax = float(np.max(np.abs(np.asarray(g, dtype=np.float64)), initial=0.0))
-    if not (amax > 0 and math.isfinite(amax)):
+    ga = np.asarray(g)
+    if ga.dtype.kind not in "biuf":
+        raise ValueError(f"g must be numeric, got dtype {ga.dtype}")
+    amax = float(np.max(np.abs(ga.astype(np.float64)), initial=0.0))
+    if not math.isfinite(amax):
+        raise ValueError("g contains NaN or infinity; a loss scale is chosen for finite gradients only")
+    if amax == 0:
         return 1.0
     top = _INFO[format].max
     k = math.floor(math.log2(top / amax))

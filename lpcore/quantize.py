@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -23,7 +24,8 @@ def _as_rows(x: np.ndarray, axis):
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis {axis} is out of range for an array of {x.ndim} dimension(s)")
     moved = np.moveaxis(x, axis, -1)
-    rows = np.ascontiguousarray(moved.reshape(-1, x.shape[axis]))
+    # math.prod, not -1: with a zero-length axis, -1 is ambiguous to reshape.
+    rows = np.ascontiguousarray(moved.reshape(math.prod(moved.shape[:-1]), x.shape[axis]))
     return rows, lambda q: np.moveaxis(q.reshape(moved.shape), -1, axis)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from isolation import isolated
 from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, kernels, quantize, shrinkage
+from lpcore.float_formats import dynamic_scale
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 from test_defaults import standardized
@@ -163,3 +164,22 @@ def test_more_jobs_than_cores_is_every_core():
         a = LowPrecisionClassifier(max_iter=3, n_jobs=10**6, random_state=0).fit(X, y)
         b = LowPrecisionClassifier(max_iter=3, n_jobs=1, random_state=0).fit(X, y)
     assert np.array_equal(a.coef_, b.coef_)
+
+
+# ---- found by the fuzz suite (tests/fuzz/) ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, axis", [((0,), 0), ((0, 3), 0), ((3, 0), 1), ((2, 0, 3), 1)])
+def test_quantize_along_an_empty_axis(shape, axis):
+    """A zero-length axis gave numpy's "cannot reshape array of size 0 into shape (0)"."""
+    x = np.zeros(shape)
+    q, scale = quantize(x, 8, axis=axis)
+    expected_scale_shape = tuple(1 if i == axis else n for i, n in enumerate(shape))
+    assert q.shape == shape and scale.shape == expected_scale_shape
+    assert np.all(scale == 1.0)
+
+
+@pytest.mark.parametrize("g", [[np.inf], [1.0, np.nan], [-np.inf, 2.0]])
+def test_dynamic_scale_refuses_non_finite_gradients(g):
+    """dynamic_scale returned 1.0 for a gradient with NaN or infinity in it."""
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        dynamic_scale(g, "fp8_e4m3")
