@@ -242,7 +242,7 @@ def dynamic_scale(g, format) -> float:
     if amax == 0:
         return 1.0
     top = _INFO[format].max
-    k = math.floor(math.log2(top / amax))
+    k = math.floor(math.log2(top) - math.log2(amax))  # not log2(top / amax): that overflows for a subnormal amax
     while math.ldexp(amax, k) > top:
         k -= 1
     while math.ldexp(amax, k + 1) <= top:

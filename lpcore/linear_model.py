@@ -227,7 +227,21 @@ class _LowPrecisionLinear(BaseEstimator):
     def _decision(self, X):
         check_is_fitted(self, "n_iter_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return X @ self._coef.T.astype(X.dtype, copy=False) + self._intercept
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = X @ self._coef.T.astype(X.dtype, copy=False) + self._intercept
+        if not np.isfinite(scores).all():
+            # Scores beyond the range of X's dtype (inf, then NaN probabilities):
+            # X within float32's range, the range fit accepts, gives finite
+            # float64 scores; X beyond it is refused as fit refuses it.
+            big = np.abs(X) > np.finfo(np.float32).max
+            if big.any():
+                row, col = np.argwhere(big)[0]
+                raise ValueError(
+                    f"X has values beyond the float32 range (|x| > 3.4e38; first at row {row}, column {col}), "
+                    f"which lpcore's models are fitted in; rescale X as it was for fit"
+                )
+            scores = X.astype(np.float64) @ self._coef.T.astype(np.float64) + self._intercept
+        return scores
 
 
 class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
@@ -460,8 +474,15 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         with _unchanged_on_error(self):
             self._validate_params()
             X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
-            check_classification_targets(y)
-            encoder = LabelEncoder().fit(y)
+            try:
+                check_classification_targets(y)
+                encoder = LabelEncoder().fit(y)
+            except TypeError as exc:  # labels that cannot be sorted together: say so, not numpy's ufunc text
+                kinds = sorted({type(v).__name__ for v in np.asarray(y, dtype=object).ravel()})
+                raise TypeError(
+                    f"class labels must be of one comparable type (all strings or all numbers); y holds "
+                    f"{', '.join(kinds)}: convert them first, for example with y.astype(str)"
+                ) from exc
             classes = encoder.classes_
             if classes.size < 2:
                 raise ValueError(

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from isolation import isolated
 from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, kernels, quantize, shrinkage
-from lpcore.float_formats import dynamic_scale
+from lpcore.float_formats import DYNAMIC_SCALE_EXPONENTS, dynamic_scale
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 from test_defaults import standardized
@@ -183,3 +183,43 @@ def test_dynamic_scale_refuses_non_finite_gradients(g):
     """dynamic_scale returned 1.0 for a gradient with NaN or infinity in it."""
     with pytest.raises(ValueError, match="NaN or infinity"):
         dynamic_scale(g, "fp8_e4m3")
+
+
+def test_labels_of_mixed_types_are_refused_by_name():
+    """Labels mixing str and int failed in numpy's sort with "ufunc 'less' did not contain a loop"."""
+    X = np.random.RandomState(0).standard_normal((8, 2))
+    y = np.array(["4", "2", "0", np.int64(3), np.int64(1), "0", "2", "4"], dtype=object)
+    with pytest.raises(TypeError, match="one comparable type.*int64, str"):
+        LowPrecisionClassifier(max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("g", [5e-324, [1e-310, -2e-320]])
+def test_dynamic_scale_of_a_subnormal_gradient(g):
+    """max / 5e-324 overflowed to inf and dynamic_scale raised OverflowError."""
+    S = dynamic_scale(g, "bf16")
+    assert S == 2.0 ** DYNAMIC_SCALE_EXPONENTS[1]
+    assert shrinkage(g, "bf16", scale="dynamic")["scale"] == S
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predictions_near_the_float32_limit_are_finite(dtype, n_classes):
+    """float32 X near 3.4e38 gave infinite scores in float32 and NaN multinomial probabilities."""
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] > 0).astype(int) + ((X[:, 1] > 0) if n_classes == 3 else 0)
+    model = LowPrecisionClassifier(max_iter=20, random_state=0).fit(X, y)
+    far = (3e38 * np.sign(X)).astype(dtype)
+    proba = model.predict_proba(far)
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.isfinite(model.decision_function(far)).all()
+    assert set(model.predict(far)) <= set(model.classes_)
+
+
+def test_an_overflowing_prediction_beyond_the_float32_range_is_refused():
+    """Scores that overflow float64 come only from X beyond float32, which fit refuses too."""
+    X = np.random.RandomState(0).standard_normal((40, 2))
+    model = LowPrecisionRegressor(max_iter=20, random_state=0).fit(X, 10 * X[:, 0])
+    with pytest.raises(ValueError, match="beyond the float32 range.*row 1, column 0"):
+        model.predict(np.array([[1.0, 1.0], [1e308, 1.0]]))
+    assert np.isfinite(model.predict(np.array([[3e38, -3e38]]))).all()

@@ -246,6 +246,11 @@ def _check_fitted(est, X, y, classification):
             assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1.0)
         else:
             assert np.isfinite(pred).all(), "NaN or infinite prediction on finite training data"
+    # Data at the end of the range fit accepts (float32's), in both dtypes: finite outputs.
+    far64 = np.sign(np.asarray(X, dtype=np.float64)) * 3.4e38
+    for far in (far64, far64.astype(np.float32)):
+        outputs = [est.predict_proba(far)] if classification else [est.predict(far)]
+        assert all(np.isfinite(o).all() for o in outputs), f"non-finite output on {far.dtype} X at 3.4e38"
     with np.errstate(all="ignore"):
         obj, zero = _objective(est, X, y, classification)
     assert obj <= zero + REL_SLACK * abs(zero) + ABS_SLACK, f"objective {obj!r} worse than the zero model's {zero!r}"
@@ -263,6 +268,10 @@ def _fit_case(Est, params, X, y, refit, classification):
             assert not hasattr(est, "n_iter_") and not hasattr(est, "coef_"), "a failed fit left fitted state"
             return f"raised {type(exc).__name__}"
         _check_fitted(est, X, y, classification)
+        if isinstance(params["random_state"], int):  # the same seed, on one thread: the same model
+            again = Est(**dict(params, n_jobs=1)).fit(X, y)
+            assert np.array_equal(again.coef_, est.coef_) and np.array_equal(again.intercept_, est.intercept_), \
+                "the same random_state gave another model (n_jobs=1 against the drawn n_jobs)"
         if refit is None:
             return "fitted"
         before = _state(est)
