@@ -317,3 +317,102 @@ def test_bindings_never_crash(data):
             return f"{name} raised {type(exc).__name__}"
 
     event(isolated(run, timeout=60))
+
+
+@st.composite
+def fit_bindings(draw):
+    """A call of _core.fit, fit_float_grad or prepare_rows: shapes, dtypes, labels and config at random."""
+    name = draw(st.sampled_from(["fit", "fit_float_grad", "prepare_rows"]))
+    rng = np.random.RandomState(draw(st.integers(0, 2**32 - 1)))
+    off = lambda m: m if draw(st.integers(0, 9)) else draw(st.sampled_from([0, max(m - 1, 0), m + 1, 2 * m + 3]))  # noqa: E731
+
+    def pick(valid, invalid):  # a setting inside its domain, one draw in ten outside
+        return draw(st.sampled_from(invalid if draw(st.integers(0, 9)) == 0 else valid))
+
+    n = pick([1, 3, 8, 40], [0])
+    d = pick([1, 5, 16, 32, 33, 64], [0])
+    if name == "prepare_rows":
+        X = rng.standard_normal((n, d)) * draw(st.sampled_from([1.0, 1e-40, 1e39]))
+        with np.errstate(all="ignore"):
+            X = X.astype(pick(["float64", "float32"], ["float16", "int8"]))
+        if draw(st.booleans()):
+            X = np.asfortranarray(X)
+        bits = pick([8, 16, 32], [4])
+        out_dtype = {8: np.int8, 16: np.int16, 32: np.float32}.get(bits, np.int8)
+        if draw(st.integers(0, 5)) == 0:
+            out_dtype = draw(st.sampled_from([np.int8, np.int16, np.float32, np.float64]))
+        out = np.zeros((off(n), off(d)), out_dtype)
+        if draw(st.integers(0, 7)) == 0:
+            out = np.asfortranarray(out)
+        per_row = lambda dtype: None if draw(st.integers(0, 9)) == 0 else np.zeros(off(n), dtype)  # noqa: E731
+        scale = per_row(np.float32)
+        if scale is not None and draw(st.booleans()):
+            scale[:] = draw(st.sampled_from([1.0, 0.0, -1.0, 1e-45, np.nan]))
+        kwargs = dict(scale=scale, given_scales=draw(st.booleans()), stochastic=draw(st.booleans()),
+                      seed=draw(st.integers(0, 2**64 - 1)), sq_norm=per_row(np.float64), sq_x=per_row(np.float64),
+                      sq_err=per_row(np.float64), n_threads=pick([1, 2, 3], [0, 5000]))
+        return name, (X, bits, out), kwargs
+    loss = draw(st.sampled_from(["squared", "logistic", "multinomial"]))
+    k = pick([2, 3, 5] if loss == "multinomial" else [1], [0, 1, 2])
+    dtype = "float32" if name == "fit_float_grad" else draw(st.sampled_from(["float32", "int8", "int16"]))
+    if dtype == "float32":
+        X = (rng.standard_normal((n, d)) * draw(st.sampled_from([1.0, 1e-30, 1e30]))).astype(np.float32)
+    else:
+        lim = 127 if dtype == "int8" else 32767
+        X = rng.randint(-lim, lim + 1, (n, d)).astype(dtype)
+    if draw(st.integers(0, 7)) == 0:
+        X = np.asfortranarray(X)
+    labels = {"squared": rng.standard_normal(n), "logistic": rng.choice([-1.0, 1.0], n),
+              "multinomial": rng.randint(0, max(k, 1), n).astype(np.float64)}[loss]
+    if n and draw(st.integers(0, 9)) == 0:  # a label the loss cannot take
+        labels[rng.randint(n)] = draw(st.sampled_from([-1.0, 0.5, float(k), 1e9, np.nan, np.inf]))
+    y = np.resize(labels, off(n))
+    row_scale = None if draw(st.integers(0, 9)) == 0 else np.abs(rng.standard_normal(off(n))).astype(np.float32) + 0.01
+    coef0 = np.zeros((k, off(d)), np.float32)
+    intercept0 = np.zeros(off(k))
+    cfg = _core.SolverConfig()
+    methods = ["sgd", "svrg"] if name == "fit_float_grad" else ["sgd", "svrg", "halp"]
+    cfg.method = getattr(_core.Method, pick(methods, ["sgd", "svrg", "halp"]))
+    cfg.loss = getattr(_core.Loss, loss)
+    cfg.eta = pick([0.1, 1e-3, 10.0], [0.0, -1.0, float("nan"), float("inf")])
+    cfg.alpha = pick([1e-4, 0.0, 1.0], [-1.0, float("nan")])
+    cfg.mu = pick([3.0, 0.1], [0.0, -1.0, float("inf")])
+    cfg.adapt_mu = draw(st.booleans())
+    cfg.delta = pick([1e-2, 1e-6], [0.0, -1.0, float("nan")])
+    cfg.epoch_length = pick([1, 5, 50], [0])
+    cfg.max_iter = pick([1, 3], [0])
+    cfg.tol = pick([1e-4, 0.0], [-1.0])
+    cfg.fit_intercept = draw(st.booleans())
+    cfg.n_features = pick([d, max(d - 1, 0), 0], [d + 1, 2**40])
+    cfg.seed = draw(st.integers(0, 2**64 - 1))
+    cfg.stop_on_stall = draw(st.booleans())
+    if name == "fit":
+        return name, (X, row_scale, y, coef0, intercept0, cfg), {}
+    grad = _core.FloatGradConfig()
+    for field, values in (("format", [0, 1, 2, 3, 4, 5, -1]), ("rounding", [0, 1, 2, 3]), ("overflow", [0, 1, 2])):
+        try:
+            setattr(grad, field, draw(st.sampled_from(values)))
+        except (ValueError, TypeError):
+            pass
+    grad.scaling = getattr(_core.GradScaling, draw(st.sampled_from(["none", "fixed", "dynamic"])))
+    grad.loss_scale = pick([1.0, 1e3], [0.0, -1.0, float("inf")])
+    grad.compensate = draw(st.booleans())
+    grad.q_floor = pick([0.0, 0.1, 1.0], [-1.0])
+    return name, (X, y, coef0, intercept0, cfg, grad), {}
+
+
+@given(call=fit_bindings())
+def test_fit_and_data_bindings_never_crash(call):
+    """The bindings with the most arguments: every shape, label and setting is checked before C++ indexes."""
+    name, args, kwargs = call
+    shown = [f"{a.dtype}{a.shape}" if isinstance(a, np.ndarray) else type(a).__name__ for a in args]
+    note(f"_core.{name}({', '.join(shown)}, {sorted(kwargs)})")
+
+    def run():
+        try:
+            getattr(_core, name)(*args, **kwargs)
+            return f"{name} returned"
+        except Exception as exc:  # noqa: BLE001 - any exception is fine here; a crash is not
+            return f"{name} raised {type(exc).__name__}"
+
+    event(isolated(run, timeout=60))
