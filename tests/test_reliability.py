@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pytest
 from isolation import isolated
-from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, kernels, quantize, shrinkage
+from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, _core, kernels, quantize, shrinkage
 from lpcore.float_formats import DYNAMIC_SCALE_EXPONENTS, dynamic_scale
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
@@ -38,28 +38,36 @@ def test_counts_beyond_64_bits_are_refused_by_name(name):
         LowPrecisionRegressor(**{name: 2**64}).fit(X, y)
 
 
-def _fit_then_interrupt(params):
+def _interrupted(setup: str, call: str, after: str = "") -> str:
+    """Run `call` in a fresh interpreter, send SIGINT half a second in; what it printed on KeyboardInterrupt."""
     code = f"""
-import numpy as np
-from lpcore import LowPrecisionRegressor
-X = np.random.default_rng(0).normal(size=(50, 3))
-model = LowPrecisionRegressor(**{params!r})
-print("fitting", flush=True)
+{setup}
+print("running", flush=True)
 try:
-    model.fit(X, X[:, 0])
+    {call}
 except KeyboardInterrupt:
-    print("KeyboardInterrupt", hasattr(model, "coef_"), flush=True)
+    print("KeyboardInterrupt", {after or '""'}, flush=True)
 """
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd="/")
-    assert proc.stdout.readline().strip() == "fitting"
-    time.sleep(0.5)  # inside the solver: the fit would run for hours
+    assert proc.stdout.readline().strip() == "running"
+    time.sleep(0.5)  # inside the C++ loop: the call would run for hours
     proc.send_signal(signal.SIGINT)
     try:
         out, _ = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail(f"LowPrecisionRegressor(**{params}).fit ignored SIGINT")
+        pytest.fail(f"{call} ignored SIGINT")
     return out.strip()
+
+
+def _fit_then_interrupt(params):
+    setup = f"""
+import numpy as np
+from lpcore import LowPrecisionRegressor
+X = np.random.default_rng(0).normal(size=(50, 3))
+model = LowPrecisionRegressor(**{params!r})
+"""
+    return _interrupted(setup, "model.fit(X, X[:, 0])", after='hasattr(model, "coef_")')
 
 
 @pytest.mark.parametrize("params", [
@@ -71,6 +79,15 @@ except KeyboardInterrupt:
 def test_ctrl_c_stops_a_long_fit(params):
     """epoch_length=2**40 never returned and ignored Ctrl-C."""
     assert _fit_then_interrupt(params) == "KeyboardInterrupt False"
+
+
+@pytest.mark.parametrize("call", [
+    "_core.time_kernel('dot_i8', 4096, 2**20, 2**30)",
+    "_core.time_gather(1000, 64, 2**40, 16, 2**20)",
+])
+def test_ctrl_c_stops_the_bench_harness(call):
+    """The timing loops' reps * inner calls (up to 2**50) could not be stopped."""
+    assert _interrupted("from lpcore import _core", call) == "KeyboardInterrupt"
 
 
 @pytest.mark.parametrize("name,value", [
@@ -223,3 +240,17 @@ def test_an_overflowing_prediction_beyond_the_float32_range_is_refused():
     with pytest.raises(ValueError, match="beyond the float32 range.*row 1, column 0"):
         model.predict(np.array([[1.0, 1.0], [1e308, 1.0]]))
     assert np.isfinite(model.predict(np.array([[3e38, -3e38]]))).all()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: _core.time_kernel("dot_i8", 2**40, 1, 1),
+    lambda: _core.time_kernel("dot_i8", 16, 2**21, 1),
+    lambda: _core.time_kernel("dot_i8", 16, 1, 2**31),
+    lambda: _core.kernel_bytes("update_f32", 2**62),
+    lambda: _core.time_gather(10, 10, 2**41, 1, 1),
+    lambda: _core.time_gather(10, 10, 10, 2**21, 1),
+], ids=["n", "reps", "inner", "kernel_bytes", "gather rows", "gather lookahead"])
+def test_the_bench_harness_refuses_sizes_that_wrap_or_never_end(call):
+    """The bench bindings took any size: 16 * n wrapped, and reps * inner could run for years."""
+    with pytest.raises(ValueError, match="at most"):
+        isolated(call)

@@ -55,6 +55,8 @@ volatile double g_sink;
 }  // namespace
 
 std::size_t kernel_bytes(const std::string& kernel, std::size_t n) {
+  // 16 * n must not wrap; time_kernel's buffers are limited to the same n.
+  if (n > (std::size_t{1} << 36)) throw std::invalid_argument("kernel_bytes: n must be at most 2^36");
   if (kernel == "stream") return n;
   if (kernel == "dot_i8") return 2 * n;
   if (kernel == "dot_i16") return 4 * n;
@@ -67,10 +69,10 @@ std::size_t kernel_bytes(const std::string& kernel, std::size_t n) {
 }
 
 std::vector<double> time_kernel(const KernelTable& k, const std::string& kernel, std::size_t n,
-                                std::size_t reps, std::size_t inner) {
-  kernel_bytes(kernel, n);  // validates the name
+                                std::size_t reps, std::size_t inner, const InterruptCheck& interrupt) {
   // The buffers hold up to 16 * n bytes; the calls run reps * inner times.
   if (n > (std::size_t{1} << 36)) throw std::invalid_argument("time_kernel: n must be at most 2^36");
+  kernel_bytes(kernel, n);  // validates the name
   if (reps > (std::size_t{1} << 20) || inner > (std::size_t{1} << 30))
     throw std::invalid_argument("time_kernel: reps must be at most 2^20 and inner at most 2^30");
   if (inner == 0) inner = 1;
@@ -131,9 +133,17 @@ std::vector<double> time_kernel(const KernelTable& k, const std::string& kernel,
   call();  // warm-up
   std::vector<double> seconds;
   seconds.reserve(reps);
+  // Polled once per batch of calls, about every 2^24 elements: nothing in the
+  // timed loop per call, and a check (the GIL, ~1 us) every few ms at most.
+  InterruptPoll poll(interrupt);
+  const std::size_t batch = std::max<std::size_t>(1, InterruptPoll::kPollWork / (n + 1));
   for (std::size_t r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < inner; ++i) call();
+    for (std::size_t i = 0; i < inner; i += batch) {
+      const std::size_t m = std::min(batch, inner - i);
+      for (std::size_t j = 0; j < m; ++j) call();
+      poll.add(m * (n + 1));
+    }
     const auto t1 = std::chrono::steady_clock::now();
     seconds.push_back(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(inner));
   }
@@ -141,7 +151,7 @@ std::vector<double> time_kernel(const KernelTable& k, const std::string& kernel,
 }
 
 double time_gather(const KernelTable& k, std::size_t n_rows, std::size_t row_bytes, std::size_t rows,
-                   std::size_t lookahead, std::size_t reps) {
+                   std::size_t lookahead, std::size_t reps, const InterruptCheck& interrupt) {
   if (n_rows == 0 || row_bytes == 0 || rows == 0 || lookahead == 0 || reps == 0)
     throw std::invalid_argument("time_gather: every size must be positive");
   if (row_bytes > (std::size_t{1} << 40) / n_rows) throw std::invalid_argument("time_gather: buffer too large");
@@ -158,6 +168,7 @@ double time_gather(const KernelTable& k, std::size_t n_rows, std::size_t row_byt
     for (std::size_t off = 0; off < std::min<std::size_t>(row_bytes, 4096); off += 64) prefetch_line(p + off);
   };
   std::vector<double> seconds;
+  InterruptPoll poll(interrupt);
   for (std::size_t r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t sum = 0;
@@ -166,6 +177,7 @@ double time_gather(const KernelTable& k, std::size_t n_rows, std::size_t row_byt
       const std::size_t i = ring[s % lookahead];
       prefetch_row(ring[s % lookahead] = losses::uniform_index(sampler, n_rows));
       sum += k.stream_sum(data.data() + i * row_bytes, row_bytes);
+      poll.add(row_bytes + 1);
     }
     g_sink = static_cast<double>(sum);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /

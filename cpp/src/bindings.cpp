@@ -373,13 +373,13 @@ PYBIND11_MODULE(_core, m) {
                           const Backend& backend) {
         const auto& t = table(backend);
         py::gil_scoped_release nogil;
-        return time_kernel(t, kernel, n, reps, inner);
+        return time_kernel(t, kernel, n, reps, inner, python::python_signal_pending);
       }, py::arg("kernel"), py::arg("n"), py::arg("reps"), py::arg("inner"), be);
   m.def("kernel_bytes", &kernel_bytes, py::arg("kernel"), py::arg("n"));
   m.def("time_gather", [](std::size_t n_rows, std::size_t row_bytes, std::size_t rows, std::size_t lookahead,
                           std::size_t reps, const Backend& backend) {
         const auto& t = table(backend);
         py::gil_scoped_release nogil;
-        return time_gather(t, n_rows, row_bytes, rows, lookahead, reps);
+        return time_gather(t, n_rows, row_bytes, rows, lookahead, reps, python::python_signal_pending);
       }, py::arg("n_rows"), py::arg("row_bytes"), py::arg("rows"), py::arg("lookahead"), py::arg("reps"), be);
 }

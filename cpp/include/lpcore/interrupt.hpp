@@ -1,10 +1,11 @@
-// Cooperative interruption of the training loops. A fit's trip counts come
-// from the user (epoch_length, max_iter, the size of X), so every loop that
-// runs them must be stoppable: whoever calls fit() may install a check
-// (SolverConfig::interrupt_check; the Python binding installs
-// PyErr_CheckSignals, so Ctrl-C raises KeyboardInterrupt), and the loops
-// count their work here and poll the check about every kPollWork units
-// (one unit: one coordinate read or updated, ~ms apart).
+// Cooperative interruption of the long loops. A fit's trip counts come from
+// the user (epoch_length, max_iter, the size of X), and so do the timing
+// harness's (reps, inner), so every loop that runs them must be stoppable:
+// the caller may install a check (SolverConfig::interrupt_check, the bench
+// functions' `interrupt`; the Python bindings install PyErr_CheckSignals, so
+// Ctrl-C raises KeyboardInterrupt), and the loops count their work here and
+// poll the check about every kPollWork units (one unit: one coordinate read
+// or updated, ~ms apart).
 #pragma once
 
 #include <cstddef>

@@ -95,15 +95,6 @@ TrainData train_data(const py::array& X, const std::optional<Array<float>>& row_
   return data;
 }
 
-// Ctrl-C during a fit: the training loops poll this between chunks of work
-// (lpcore/interrupt.hpp) with the GIL released; it takes the GIL and runs
-// Python's signal handlers, whose exception (KeyboardInterrupt) stays set
-// for the translator in bind_solver to raise.
-bool python_signal_pending() {
-  py::gil_scoped_acquire gil;
-  return PyErr_CheckSignals() != 0;
-}
-
 FitResult fit_binding(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
                       const Array<float>& coef0, const Array<double>& intercept0, SolverConfig cfg,
                       const Backend& backend) {
@@ -133,6 +124,11 @@ auto enum_property(Enum FloatGradConfig::*member, int count, const char* what) {
 }
 
 }  // namespace
+
+bool python_signal_pending() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
 
 void bind_solver(py::module_& m) {
   // A fit stopped by python_signal_pending raises the exception the signal

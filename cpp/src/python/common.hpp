@@ -54,6 +54,12 @@ bool holds(const py::dtype& dt) {
 void bind_data(py::module_& m);
 void bind_solver(py::module_& m);
 
+// Ctrl-C in a long C++ loop (lpcore/interrupt.hpp): called with the GIL
+// released, it takes the GIL and runs Python's signal handlers; true when
+// one raised (KeyboardInterrupt for Ctrl-C), which then stays set for the
+// translator that bind_solver registers to raise.
+bool python_signal_pending();
+
 // An enum from its integer code, range-checked: the codes index tables.
 template <class Enum>
 Enum enum_from(int value, int count, const char* what) {
