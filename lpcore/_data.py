@@ -45,10 +45,16 @@ class Prepared:
     n_features: int
 
 
+# The most threads the data path starts (cpp/src/python/bind_data.cpp checks it).
+MAX_THREADS = 1024
+
+
 def n_threads(n_jobs) -> int:
     """Threads for ``n_jobs``: None or -1 is every core this process may use,
-    and so is any count above it (more threads than cores only contend)."""
+    and so is any count above it (more threads than cores only contend), up
+    to MAX_THREADS, the most the data path starts."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = min(cores, MAX_THREADS)
     if n_jobs is None or n_jobs == -1:
         return cores
     if n_jobs == 0:

@@ -166,6 +166,7 @@ def warn_about(est, solution) -> None:
             stacklevel=4,
         )
 
+
 def _stuck_advice(est) -> str:
     """Why a fit's model never left its start: its steps were too small to
     register at the model's resolution, or were rounded away."""
@@ -181,8 +182,8 @@ def _stuck_advice(est) -> str:
             f"{lead}: the grid step delta={est.delta:g} is too coarse for any step to register; pass a "
             f"smaller delta, or delta='auto'"
         )
-    if est.grad_format is not None:
-        flushed = float(np.mean(est.shrinkage_["zero_fraction"])) if est.shrinkage_ else float("nan")
+    flushed = float(np.mean(est.shrinkage_["zero_fraction"])) if est.grad_format and est.shrinkage_ else 0.0
+    if flushed >= 0.5:  # most gradient entries rounded to zero: the format, not the step, stopped the model
         scaling = (
             f"scaled by grad_scaling={est.grad_scaling:g}" if not isinstance(est.grad_scaling, str) else "unscaled"
         )
@@ -193,10 +194,8 @@ def _stuck_advice(est) -> str:
     options = ["a larger eta"] if isinstance(est.eta, str) else ["a larger eta", "eta='auto'"]
     if est.alpha * est.eta_ > 0.25:  # alpha set the step ("auto": eta = 1 / (2 (L + alpha)))
         options.append("a smaller alpha")
-    return (
-        f"{lead}: the step eta={est.eta_:.3g} is too small to change them in float32 arithmetic; pass "
-        f"{', or '.join(options)}"
-    )
+    where = f"on the {est.bits_}-bit grid" if low_precision else "in float32 arithmetic"
+    return f"{lead}: the step eta={est.eta_:.3g} is too small to change them {where}; pass {', or '.join(options)}"
 
 
 def _progress_advice(est, solution) -> str:

@@ -222,8 +222,10 @@ def dynamic_scale(g, format) -> float:
     The largest ``S = 2**k`` with ``S * max|g| <= max`` of the format
     (``k`` limited to ``DYNAMIC_SCALE_EXPONENTS``), as FP8 training recipes
     choose per-tensor scales; 1.0 for an all-zero ``g``. The training loop
-    (``grad_scaling="dynamic"``) uses the same rule for every step. A
-    non-numeric ``g``, or NaN or infinity in it, raise ValueError.
+    (``grad_scaling="dynamic"``) uses the same rule for every step, and 1.0
+    for a step whose gradient is not finite (the divergence check then
+    stops the fit). Here a non-numeric ``g``, or NaN or infinity in it,
+    raise ValueError.
 
     Examples
     --------

@@ -45,6 +45,7 @@ well defined, and it needs no O(n) permutation per epoch.
 from __future__ import annotations
 
 import math
+import sys
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -87,6 +88,23 @@ def _unchanged_on_error(estimator):
         estimator.__dict__.clear()
         estimator.__dict__.update(state)
         raise
+
+
+def _check_label_kinds(y):
+    """Labels of an object array must be all strings or all numbers: mixed, they
+    cannot be sorted into classes_, and numpy or scikit-learn would say so in
+    terms of ufunc loops or "unknown label type"."""
+    if y.dtype != object:
+        return
+    kind_of = {}
+    for v in y.ravel():
+        kind = "string" if isinstance(v, (str, bytes)) else "number" if isinstance(v, (Real, np.number)) else "other"
+        kind_of.setdefault(kind, type(v).__name__)
+    if len(kind_of) > 1:
+        raise TypeError(
+            f"class labels must be all strings or all numbers; y holds {', '.join(sorted(kind_of.values()))}: "
+            f"convert them to one type first, for example with y.astype(str)"
+        )
 
 
 class _LowPrecisionLinear(BaseEstimator):
@@ -170,7 +188,12 @@ class _LowPrecisionLinear(BaseEstimator):
                 raise InvalidParameterError(
                     f"The {name!r} parameter of {type(self).__name__} must be a number, not a bool; got {value!r}"
                 )
-            if isinstance(value, Real) and not math.isfinite(value):
+            if isinstance(value, Integral) and abs(value) > sys.float_info.max:  # math.isfinite would overflow
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be finite; got an integer of "
+                    f"{len(str(abs(value)))} digits"
+                )
+            if isinstance(value, Real) and not isinstance(value, Integral) and not math.isfinite(value):
                 raise InvalidParameterError(
                     f"The {name!r} parameter of {type(self).__name__} must be finite; got {value!r}"
                 )
@@ -474,15 +497,9 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         with _unchanged_on_error(self):
             self._validate_params()
             X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
-            try:
-                check_classification_targets(y)
-                encoder = LabelEncoder().fit(y)
-            except TypeError as exc:  # labels that cannot be sorted together: say so, not numpy's ufunc text
-                kinds = sorted({type(v).__name__ for v in np.asarray(y, dtype=object).ravel()})
-                raise TypeError(
-                    f"class labels must be of one comparable type (all strings or all numbers); y holds "
-                    f"{', '.join(kinds)}: convert them first, for example with y.astype(str)"
-                ) from exc
+            _check_label_kinds(y)
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y)
             classes = encoder.classes_
             if classes.size < 2:
                 raise ValueError(

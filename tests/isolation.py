@@ -70,7 +70,11 @@ def isolated(fn, *args, timeout: float = 120.0, **kwargs):
         raise Crash(f"{getattr(fn, '__name__', fn)} died of {signal.Signals(os.WTERMSIG(status)).name}")
     if not chunks:
         raise Crash(f"{getattr(fn, '__name__', fn)} exited with status {os.WEXITSTATUS(status)} and no result")
-    ok, value = pickle.loads(b"".join(chunks))
+    try:
+        ok, value = pickle.loads(b"".join(chunks))
+    except Exception as exc:  # noqa: BLE001 - e.g. an exception class whose __init__ pickle cannot call
+        raise Crash(f"{getattr(fn, '__name__', fn)} sent back what cannot be unpickled ({exc!r}): "
+                    f"{b''.join(chunks)[:300]!r}") from None
     if ok:
         return value
     raise value

@@ -81,6 +81,37 @@ def test_ctrl_c_stops_a_long_fit(params):
     assert _fit_then_interrupt(params) == "KeyboardInterrupt False"
 
 
+def test_ctrl_c_during_a_refit_keeps_the_previous_model():
+    setup = """
+import numpy as np
+from lpcore import LowPrecisionRegressor
+X = np.random.default_rng(0).normal(size=(50, 3))
+model = LowPrecisionRegressor(max_iter=5, random_state=0).fit(X, X[:, 0])
+before = (model.coef_.copy(), model.n_iter_, model.history_)
+model.set_params(epoch_length=2**40, warm_start=True)
+"""
+    after = ("np.array_equal(model.coef_, before[0]) and model.n_iter_ == before[1] and model.history_ is before[2] "
+             "and model.epoch_length == 2**40")
+    assert _interrupted(setup, "model.fit(X, X[:, 0])", after=after) == "KeyboardInterrupt True"
+
+
+def test_a_fit_off_the_main_thread_runs_without_the_signal_check():
+    """Only the main thread handles signals: elsewhere the loops poll nothing (no GIL taken)
+    and give the same model."""
+    from concurrent.futures import ThreadPoolExecutor
+    X, y = standardized("diabetes")
+
+    def fit():
+        return LowPrecisionRegressor(max_iter=5, tol=0, random_state=0).fit(X, y / y.std())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main = fit()
+        with ThreadPoolExecutor(2) as pool:
+            others = [f.result() for f in [pool.submit(fit), pool.submit(fit)]]
+    assert all(np.array_equal(o.coef_, main.coef_) for o in others)
+
+
 @pytest.mark.parametrize("call", [
     "_core.time_kernel('dot_i8', 4096, 2**20, 2**30)",
     "_core.time_gather(1000, 64, 2**40, 16, 2**20)",
@@ -94,9 +125,10 @@ def test_ctrl_c_stops_the_bench_harness(call):
     ("eta", True), ("alpha", False), ("mu", True), ("delta", True), ("tol", True), ("max_iter", True),
     ("epoch_length", True), ("grad_scaling", True), ("n_jobs", True), ("bits", np.bool_(True)),
     ("eta", np.inf), ("alpha", np.inf), ("mu", np.inf), ("delta", np.inf), ("tol", np.inf), ("grad_scaling", np.inf),
+    ("eta", 10**400), ("alpha", 10**400), ("tol", 10**400), ("n_jobs", 10**400),
 ])
 def test_bools_and_infinities_are_not_numbers(name, value):
-    """eta=True was accepted as 1.0."""
+    """eta=True was accepted as 1.0, and eta=10**400 escaped as OverflowError."""
     X, y = standardized("diabetes")
     with pytest.raises(InvalidParameterError, match=name):
         LowPrecisionRegressor(**{name: value}).fit(X, y)
@@ -202,12 +234,17 @@ def test_dynamic_scale_refuses_non_finite_gradients(g):
         dynamic_scale(g, "fp8_e4m3")
 
 
-def test_labels_of_mixed_types_are_refused_by_name():
-    """Labels mixing str and int failed in numpy's sort with "ufunc 'less' did not contain a loop"."""
+@pytest.mark.parametrize("y", [
+    ["4", "2", "0", np.int64(3), np.int64(1), "0", "2", "4"],
+    [3, "a", 3, "a", 1, "b", 1, "b"],
+    [1.5, b"x", 1.5, b"x", 2.5, b"y", 2.5, b"y"],
+])
+def test_labels_of_mixed_types_are_refused_by_name(y):
+    """Labels mixing str and int failed in numpy's sort with "ufunc 'less' did not contain a loop",
+    or in scikit-learn with "Unknown label type: unknown ... a regression target"."""
     X = np.random.RandomState(0).standard_normal((8, 2))
-    y = np.array(["4", "2", "0", np.int64(3), np.int64(1), "0", "2", "4"], dtype=object)
-    with pytest.raises(TypeError, match="one comparable type.*int64, str"):
-        LowPrecisionClassifier(max_iter=2).fit(X, y)
+    with pytest.raises(TypeError, match="all strings or all numbers; y holds"):
+        LowPrecisionClassifier(max_iter=2).fit(X, np.array(y, dtype=object))
 
 
 @pytest.mark.parametrize("g", [5e-324, [1e-310, -2e-320]])

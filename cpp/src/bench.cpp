@@ -133,8 +133,8 @@ std::vector<double> time_kernel(const KernelTable& k, const std::string& kernel,
   call();  // warm-up
   std::vector<double> seconds;
   seconds.reserve(reps);
-  // Polled once per batch of calls, about every 2^24 elements: nothing in the
-  // timed loop per call, and a check (the GIL, ~1 us) every few ms at most.
+  // Polled once per batch of calls of about 2^24 elements in all: nothing
+  // is added to the timed loop per call.
   InterruptPoll poll(interrupt);
   const std::size_t batch = std::max<std::size_t>(1, InterruptPoll::kPollWork / (n + 1));
   for (std::size_t r = 0; r < reps; ++r) {

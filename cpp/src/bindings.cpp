@@ -372,14 +372,16 @@ PYBIND11_MODULE(_core, m) {
   m.def("time_kernel", [](const std::string& kernel, std::size_t n, std::size_t reps, std::size_t inner,
                           const Backend& backend) {
         const auto& t = table(backend);
+        const InterruptCheck interrupt = python::python_interrupt_check();
         py::gil_scoped_release nogil;
-        return time_kernel(t, kernel, n, reps, inner, python::python_signal_pending);
+        return time_kernel(t, kernel, n, reps, inner, interrupt);
       }, py::arg("kernel"), py::arg("n"), py::arg("reps"), py::arg("inner"), be);
   m.def("kernel_bytes", &kernel_bytes, py::arg("kernel"), py::arg("n"));
   m.def("time_gather", [](std::size_t n_rows, std::size_t row_bytes, std::size_t rows, std::size_t lookahead,
                           std::size_t reps, const Backend& backend) {
         const auto& t = table(backend);
+        const InterruptCheck interrupt = python::python_interrupt_check();
         py::gil_scoped_release nogil;
-        return time_gather(t, n_rows, row_bytes, rows, lookahead, reps, python::python_signal_pending);
+        return time_gather(t, n_rows, row_bytes, rows, lookahead, reps, interrupt);
       }, py::arg("n_rows"), py::arg("row_bytes"), py::arg("rows"), py::arg("lookahead"), py::arg("reps"), be);
 }

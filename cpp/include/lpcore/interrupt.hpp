@@ -4,8 +4,8 @@
 // the caller may install a check (SolverConfig::interrupt_check, the bench
 // functions' `interrupt`; the Python bindings install PyErr_CheckSignals, so
 // Ctrl-C raises KeyboardInterrupt), and the loops count their work here and
-// poll the check about every kPollWork units (one unit: one coordinate read
-// or updated, ~ms apart).
+// poll the check once every kPollWork units (one unit: one coordinate read
+// or updated).
 #pragma once
 
 #include <cstddef>
@@ -14,9 +14,10 @@
 
 namespace lpcore {
 
-// Thrown out of fit() when the check asked to stop; the fit's state is lost.
+// Thrown out of a polled loop (fit(), the timing harness) when the check asked
+// to stop; the loop's state is lost.
 struct Interrupted : std::exception {
-  const char* what() const noexcept override { return "lpcore: the fit was interrupted"; }
+  const char* what() const noexcept override { return "lpcore: interrupted"; }
 };
 
 using InterruptCheck = std::function<bool()>;

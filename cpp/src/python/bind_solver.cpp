@@ -99,7 +99,7 @@ FitResult fit_binding(const py::array& X, const std::optional<Array<float>>& row
                       const Array<float>& coef0, const Array<double>& intercept0, SolverConfig cfg,
                       const Backend& backend) {
   const TrainData data = train_data(X, row_scale, y, coef0, intercept0, cfg);
-  cfg.interrupt_check = python_signal_pending;
+  cfg.interrupt_check = python_interrupt_check();
   const KernelTable& t = table(backend);
   py::gil_scoped_release nogil;
   return fit(t, data, cfg, coef0.data(), intercept0.data());
@@ -109,7 +109,7 @@ FloatGradResult fit_float_grad_binding(const Array<float>& X, const Array<double
                                        const Array<double>& intercept0, SolverConfig cfg,
                                        const FloatGradConfig& grad, const Backend& backend) {
   const TrainData data = train_data(X, std::nullopt, y, coef0, intercept0, cfg);
-  cfg.interrupt_check = python_signal_pending;
+  cfg.interrupt_check = python_interrupt_check();
   const KernelTable& t = table(backend);
   py::gil_scoped_release nogil;
   return fit_float_grad(t, data, cfg, grad, coef0.data(), intercept0.data());
@@ -125,13 +125,17 @@ auto enum_property(Enum FloatGradConfig::*member, int count, const char* what) {
 
 }  // namespace
 
-bool python_signal_pending() {
-  py::gil_scoped_acquire gil;
-  return PyErr_CheckSignals() != 0;
+InterruptCheck python_interrupt_check() {
+  const auto main_ident = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  if (PyThread_get_thread_ident() != main_ident) return {};
+  return [] {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
 }
 
 void bind_solver(py::module_& m) {
-  // A fit stopped by python_signal_pending raises the exception the signal
+  // A loop stopped by python_interrupt_check raises the exception the signal
   // handler set (KeyboardInterrupt for Ctrl-C).
   py::register_exception_translator([](std::exception_ptr p) {
     try {

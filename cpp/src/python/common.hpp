@@ -11,6 +11,7 @@
 #include <string>
 
 #include "lpcore/dispatch.hpp"
+#include "lpcore/interrupt.hpp"
 #include "lpcore/kernels.hpp"
 
 namespace lpcore::python {
@@ -54,11 +55,13 @@ bool holds(const py::dtype& dt) {
 void bind_data(py::module_& m);
 void bind_solver(py::module_& m);
 
-// Ctrl-C in a long C++ loop (lpcore/interrupt.hpp): called with the GIL
-// released, it takes the GIL and runs Python's signal handlers; true when
-// one raised (KeyboardInterrupt for Ctrl-C), which then stays set for the
-// translator that bind_solver registers to raise.
-bool python_signal_pending();
+// Ctrl-C in a long C++ loop (lpcore/interrupt.hpp). Called with the GIL
+// held, before the loop: on Python's main thread, the only one that runs
+// signal handlers, a check that takes the GIL back and runs them (true when
+// one raised, KeyboardInterrupt for Ctrl-C, which stays set for the
+// translator that bind_solver registers); on any other thread no check, so
+// a fit run in a thread pool never waits for the GIL to poll.
+InterruptCheck python_interrupt_check();
 
 // An enum from its integer code, range-checked: the codes index tables.
 template <class Enum>
