@@ -303,22 +303,15 @@ REFITS = st.one_of(st.none(), st.fixed_dictionaries({
 }))
 
 
+@pytest.mark.parametrize("Est, targets", [(LowPrecisionRegressor, regression_targets),
+                                          (LowPrecisionClassifier, class_labels)], ids=["regressor", "classifier"])
 @FUZZ
 @given(data=st.data(), params=parameters(), refit=REFITS)
-def test_regressor_contract(data, params, refit):
+def test_estimator_contract(Est, targets, data, params, refit):
     X, signal, rng, *what = data.draw(features())
-    y, y_kind = data.draw(regression_targets(signal, rng))
+    y, y_kind = data.draw(targets(signal, rng))
     note(f"X: {what}, y: {y_kind}")
-    _run(LowPrecisionRegressor, params, X, y, refit, classification=False)
-
-
-@FUZZ
-@given(data=st.data(), params=parameters(), refit=REFITS)
-def test_classifier_contract(data, params, refit):
-    X, signal, rng, *what = data.draw(features())
-    y, y_kind = data.draw(class_labels(signal, rng))
-    note(f"X: {what}, y: {y_kind}")
-    _run(LowPrecisionClassifier, params, X, y, refit, classification=True)
+    _run(Est, params, X, y, refit, classification=Est is LowPrecisionClassifier)
 
 
 @pytest.mark.parametrize("Est", [LowPrecisionRegressor, LowPrecisionClassifier])
