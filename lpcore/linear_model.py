@@ -250,12 +250,15 @@ class _LowPrecisionLinear(BaseEstimator):
     def _decision(self, X):
         check_is_fitted(self, "n_iter_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        # float32 only when both X and the model are (as scikit-learn's linear models).
+        dtype = np.result_type(X.dtype, self.coef_.dtype)
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = X @ self._coef.T.astype(X.dtype, copy=False) + self._intercept
+            scores = X @ self._coef.T.astype(dtype, copy=False) + self._intercept.astype(dtype)
         if not np.isfinite(scores).all():
-            # Scores beyond the range of X's dtype (inf, then NaN probabilities):
-            # X within float32's range, the range fit accepts, gives finite
-            # float64 scores; X beyond it is refused as fit refuses it.
+            # Scores beyond float32's range (inf, then NaN probabilities): X
+            # within float32's range, the range fit accepts, gives finite
+            # float64 scores, returned in float64; X beyond it is refused as
+            # fit refuses it.
             big = np.abs(X) > np.finfo(np.float32).max
             if big.any():
                 row, col = np.argwhere(big)[0]
@@ -375,7 +378,10 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
+        float32 when X was float32, else float64 (as scikit-learn's linear
+        models); ``predict`` on float32 X then returns float32 too.
     intercept_ : float
+        A NumPy scalar of the dtype of ``coef_``.
     n_iter_ : int
         Outer epochs of the run that produced the model (after the last
         restart of eta="auto"; an 8-bit HALP fit that went on at 16 bits
@@ -436,8 +442,8 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
             )
             y = np.ascontiguousarray(y, dtype=np.float64)
             self._fit(X, y, "squared", 1)
-            self.coef_ = self._coef[0].astype(np.float64)
-            self.intercept_ = float(self._intercept[0])
+            self.coef_ = self._coef[0].astype(X.dtype)
+            self.intercept_ = X.dtype.type(self._intercept[0])
         return self
 
     def predict(self, X):
@@ -462,7 +468,10 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     ----------
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        float32 when X was float32, else float64; ``decision_function`` and
+        ``predict_proba`` on float32 X then return float32 too.
     intercept_ : ndarray of shape (1,) or (n_classes,)
+        Of the dtype of ``coef_``.
 
     Examples
     --------
@@ -512,8 +521,8 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
                 self._fit(X, target, "logistic", 1)
             else:
                 self._fit(X, codes.astype(np.float64), "multinomial", classes.size)
-            self.coef_ = self._coef.astype(np.float64)
-            self.intercept_ = np.asarray(self._intercept, dtype=np.float64).copy()
+            self.coef_ = self._coef.astype(X.dtype)
+            self.intercept_ = np.asarray(self._intercept, dtype=X.dtype).copy()
         return self
 
     def decision_function(self, X):

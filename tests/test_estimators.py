@@ -296,3 +296,25 @@ def test_verbose_prints_epochs(capfd):
     LowPrecisionRegressor(max_iter=3, tol=0, verbose=1, random_state=0).fit(X, y)
     err = capfd.readouterr().err
     assert err.count("lpcore epoch") == 3
+
+
+@pytest.mark.parametrize("Est", [LowPrecisionRegressor, LowPrecisionClassifier])
+@pytest.mark.parametrize("bits", [8, 32])
+def test_float32_in_float32_out(Est, bits):
+    """Like LogisticRegression and Ridge: a model fitted on float32 X is float32, and so are its
+    outputs on float32 X; float64 X, at fit or predict, gives float64."""
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((60, 4))
+    y = X[:, 0] if Est is LowPrecisionRegressor else (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m32 = Est(bits=bits, max_iter=5, random_state=0).fit(X.astype(np.float32), y)
+        m64 = Est(bits=bits, max_iter=5, random_state=0).fit(X, y)
+    assert m32.coef_.dtype == np.float32 and np.asarray(m32.intercept_).dtype == np.float32
+    assert m64.coef_.dtype == np.float64 and np.asarray(m64.intercept_).dtype == np.float64
+    outputs = (lambda m, Z: m.predict(Z)) if Est is LowPrecisionRegressor else (lambda m, Z: m.predict_proba(Z))
+    assert outputs(m32, X.astype(np.float32)).dtype == np.float32
+    assert outputs(m32, X).dtype == np.float64
+    assert outputs(m64, X.astype(np.float32)).dtype == np.float64
+    # One model, two output dtypes: the same scores to float32 rounding.
+    np.testing.assert_allclose(outputs(m32, X), outputs(m32, X.astype(np.float32)), rtol=1e-5, atol=1e-6)
