@@ -64,23 +64,27 @@ def rounding_error(X: np.ndarray, Xq: np.ndarray) -> float:
 
 
 # ---- the objectives lpcore minimizes, in float64 ----------------------------------
-# (1/n) sum_i loss(x_i . w + b, y_i) + alpha/2 ||w||^2, the intercept unpenalized.
+# (1/n) sum_i loss(x_i . w + b, y_i) + alpha/2 ||w||^2, the intercept unpenalized;
+# float64 whatever the dtype of X or of the model (float32 X gives a float32 coef_).
 
 
 def squared_objective(X, y, w, b, alpha) -> float:
-    r = X @ np.ravel(w) + float(np.ravel([b])[0]) - y
+    w = np.ravel(w).astype(np.float64)
+    r = X @ w + float(np.ravel([b])[0]) - y
     return 0.5 * float(np.mean(r * r)) + 0.5 * alpha * float(np.sum(np.square(w)))
 
 
 def logistic_objective(X, y_pm, w, b, alpha) -> float:
     """Binary logistic loss with labels y_pm in {-1, +1}."""
-    m = X @ np.ravel(w) + float(np.ravel([b])[0])
+    w = np.ravel(w).astype(np.float64)
+    m = X @ w + float(np.ravel([b])[0])
     return float(np.mean(np.logaddexp(0.0, -y_pm * m))) + 0.5 * alpha * float(np.sum(np.square(w)))
 
 
 def multinomial_objective(X, y, W, b, alpha) -> float:
     """Softmax cross-entropy with integer labels y in [0, K)."""
-    M = X @ np.atleast_2d(W).T + b
+    W = np.atleast_2d(W).astype(np.float64)
+    M = X @ W.T + np.asarray(b, dtype=np.float64)
     M = M - M.max(axis=1, keepdims=True)
     lse = np.log(np.exp(M).sum(axis=1))
     return float(np.mean(lse - M[np.arange(len(y)), y])) + 0.5 * alpha * float(np.sum(np.square(W)))
