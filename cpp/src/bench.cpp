@@ -55,8 +55,8 @@ volatile double g_sink;
 }  // namespace
 
 std::size_t kernel_bytes(const std::string& kernel, std::size_t n) {
-  // 16 * n must not wrap; time_kernel's buffers are limited to the same n.
-  if (n > (std::size_t{1} << 36)) throw std::invalid_argument("kernel_bytes: n must be at most 2^36");
+  // 16 * n must not wrap; time_kernel's buffers (up to 16 * n bytes) rely on this check too.
+  if (n > (std::size_t{1} << 36)) throw std::invalid_argument("n must be at most 2^36 elements, got " + std::to_string(n));
   if (kernel == "stream") return n;
   if (kernel == "dot_i8") return 2 * n;
   if (kernel == "dot_i16") return 4 * n;
@@ -70,9 +70,8 @@ std::size_t kernel_bytes(const std::string& kernel, std::size_t n) {
 
 std::vector<double> time_kernel(const KernelTable& k, const std::string& kernel, std::size_t n,
                                 std::size_t reps, std::size_t inner, const InterruptCheck& interrupt) {
-  // The buffers hold up to 16 * n bytes; the calls run reps * inner times.
-  if (n > (std::size_t{1} << 36)) throw std::invalid_argument("time_kernel: n must be at most 2^36");
-  kernel_bytes(kernel, n);  // validates the name
+  kernel_bytes(kernel, n);  // validates the name and n
+  // The calls run reps * inner times.
   if (reps > (std::size_t{1} << 20) || inner > (std::size_t{1} << 30))
     throw std::invalid_argument("time_kernel: reps must be at most 2^20 and inner at most 2^30");
   if (inner == 0) inner = 1;
