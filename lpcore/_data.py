@@ -23,7 +23,7 @@ from ._memory import empty_large, padded_width
 INT_DTYPES = {8: np.int8, 16: np.int16, 32: np.float32}
 
 # DataProblem codes of cpp/include/lpcore/data.hpp.
-_NOT_FINITE, _BEYOND_FLOAT32 = 1, 2
+NOT_FINITE, BEYOND_FLOAT32 = 1, 2
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,12 @@ def n_threads(n_jobs) -> int:
 def raise_problem(status, name: str = "X") -> None:
     """The ValueError for a data-path status (problem, row, col, ...), if any."""
     problem, row, col = status[0], status[1], status[2]
-    if problem == _NOT_FINITE:
+    if problem == NOT_FINITE:
         raise ValueError(
             f"Input {name} contains NaN or infinity (first at row {row}, column {col}); remove or impute "
             f"those values first"
         )
-    if problem == _BEYOND_FLOAT32:
+    if problem == BEYOND_FLOAT32:
         raise ValueError(
             f"{name} has values beyond the float32 range (|x| > 3.4e38; first at row {row}, column {col}), "
             f"which lpcore trains in; rescale {name} first"

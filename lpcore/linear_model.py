@@ -57,6 +57,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Opt
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._data import BEYOND_FLOAT32, raise_problem
 from ._diagnostics import DivergenceError, SaturationWarning, divergence_message, warn_about
 from ._solver import solve
 from .float_formats import FORMATS, ROUNDINGS
@@ -262,10 +263,7 @@ class _LowPrecisionLinear(BaseEstimator):
             big = np.abs(X) > np.finfo(np.float32).max
             if big.any():
                 row, col = np.argwhere(big)[0]
-                raise ValueError(
-                    f"X has values beyond the float32 range (|x| > 3.4e38; first at row {row}, column {col}), "
-                    f"which lpcore's models are fitted in; rescale X as it was for fit"
-                )
+                raise_problem((BEYOND_FLOAT32, row, col))  # the data path's error, as fit raises it
             scores = X.astype(np.float64) @ self._coef.T.astype(np.float64) + self._intercept
         return scores
 
