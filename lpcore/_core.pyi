@@ -150,10 +150,12 @@ def fit(
     X: npt.NDArray[np.float32] | npt.NDArray[np.int8] | npt.NDArray[np.int16],
     row_scale: npt.NDArray[np.float32] | None, y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
     intercept0: npt.NDArray[np.float64], config: SolverConfig, backend: str | None = None,
+    sample_weight: npt.NDArray[np.float64] | None = None,
 ) -> FitResult: ...
 def fit_float_grad(
     X: npt.NDArray[np.float32], y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
     intercept0: npt.NDArray[np.float64], config: SolverConfig, grad: FloatGradConfig, backend: str | None = None,
+    sample_weight: npt.NDArray[np.float64] | None = None,
 ) -> FloatGradResult: ...
 def prepare_rows(
     X: npt.NDArray[np.floating], bits: int, out: npt.NDArray[np.generic], scale: npt.NDArray[np.float32] | None = None,

@@ -76,19 +76,24 @@ DIVERGENCE_CAUSES = {
 }
 
 
-def step_size(row_sq_norms: np.ndarray, loss: str, alpha: float, fit_intercept: bool) -> float:
-    """eta="auto": ``1 / (2 L)``, L the mean per-sample smoothness constant.
+def step_size(row_sq_norms: np.ndarray, loss: str, alpha: float, fit_intercept: bool, sample_weight=None) -> float:
+    """eta="auto": ``1 / (2 L)``, L the mean per-sample smoothness constant
+    (weighted by the sample weights: the rows are drawn in proportion to them).
 
     The mean, not the max: the max would let a single outlier row (a rare
     pixel after standardization, say) shrink every step; where the data's
     outliers make this step too large, the fit diverges and backs off.
     """
-    feature = float(row_sq_norms.mean()) + (1.0 if fit_intercept else 0.0) if row_sq_norms.size else 1.0
+    if not row_sq_norms.size:
+        feature = 1.0
+    else:
+        feature = float(np.average(row_sq_norms, weights=sample_weight)) + (1.0 if fit_intercept else 0.0)
     L = LOSS_CURVATURE[loss] * feature + alpha
     return 1.0 / (2.0 * L) if L > 0 and math.isfinite(L) else 1.0
 
 
-def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, intercept0, bits: int) -> float:
+def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, intercept0, bits: int,
+               sample_weight=None) -> float:
     """The fixed grid of LP-SGD / LP-SVRG: twice the largest coefficient of
     one coordinate-wise Newton step from the start, over 2**(bits-1) - 1.
 
@@ -96,9 +101,11 @@ def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, in
     of the objective at the start) is exact for uncorrelated features, and it
     gets the solution's scale right for standardized data, which is all a
     fixed grid needs. The rows are read in chunks of about 8 MiB of float64.
+    The gradient and curvature are sample-weighted means, as the objective is.
     """
     rows, row_scale = data.rows, data.row_scale
     n, width = rows.shape
+    v = np.ones(n) if sample_weight is None else sample_weight
     grad_sum = np.zeros(coef0.shape)
     col_sq = np.zeros(width)
     chunk = max(1, (1 << 20) // max(width, 1))
@@ -110,16 +117,18 @@ def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, in
         margins = Xf @ coef0.T.astype(np.float64) + intercept0
         yc = y[start:stop]
         if loss == "squared":
-            phi = margins - yc[:, None]
+            phi = margins - (yc if yc.ndim == 2 else yc[:, None])
         elif loss == "logistic":
             phi = -yc[:, None] * expit(-yc[:, None] * margins)
         else:
             phi = softmax(margins, axis=1)
             phi[np.arange(stop - start), yc.astype(int)] -= 1.0
-        grad_sum += phi.T @ Xf
-        col_sq += np.einsum("ij,ij->j", Xf, Xf)
-    grad = grad_sum / n + alpha * coef0
-    curvature = LOSS_CURVATURE[loss] * col_sq / n + alpha
+        vc = v[start:stop, None]
+        grad_sum += (phi * vc).T @ Xf
+        col_sq += np.einsum("ij,ij->j", Xf * vc, Xf)
+    total = float(v.sum())
+    grad = grad_sum / total + alpha * coef0
+    curvature = LOSS_CURVATURE[loss] * col_sq / total + alpha
     step = np.divide(grad, curvature, out=np.zeros_like(grad), where=curvature > 0)
     radius = 2.0 * float(np.abs(coef0 - step).max())
     return radius / GRID_MAX[bits] if radius > 0 and math.isfinite(radius) else 1.0
@@ -209,13 +218,15 @@ def _padded(coef: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Solution:
-    """Fit the estimator ``est``'s model to X and the encoded targets y.
+def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None, sample_weight=None) -> Solution:
+    """Fit the estimator ``est``'s model to X and the encoded targets y
+    ((n,), or (n, n_outputs) for the squared loss).
 
     ``warm`` is None or ``(coef, intercept, mu)`` of a previous fit to start
-    from. Returns the :class:`Solution`; a fit that diverged even after the
-    backoff is returned as it is (``solution.last.diverged``), for the caller
-    to report.
+    from. ``sample_weight`` is None (every row weighs the same) or finite
+    float64 weights >= 0 with a positive sum. Returns the :class:`Solution`;
+    a fit that diverged even after the backoff is returned as it is
+    (``solution.last.diverged``), for the caller to report.
     """
     bits = int(est.bits)
     float_grad = est.grad_format is not None
@@ -227,7 +238,11 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
     # A HALP grid held at a fixed mu can diverge by its own rounding noise, which a
     # smaller step does not reduce: no backoff there, the error names mu.
     backoff = auto_eta and not (est.solver == "halp" and bits != 32 and not isinstance(est.mu, str))
-    eta = step_size(data.row_sq_norms, loss, float(est.alpha), bool(est.fit_intercept)) if auto_eta else float(est.eta)
+    eta = (
+        step_size(data.row_sq_norms, loss, float(est.alpha), bool(est.fit_intercept), sample_weight)
+        if auto_eta
+        else float(est.eta)
+    )
 
     coef0 = np.zeros((n_outputs, width), dtype=np.float32)
     intercept0 = np.zeros(n_outputs, dtype=np.float64)
@@ -247,7 +262,9 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
     cfg.delta = 1.0
     if bits != 32 and est.solver != "halp":
         cfg.delta = (
-            auto_delta(data, y, loss, cfg.alpha, coef0, intercept0, bits) if est.delta == "auto" else float(est.delta)
+            auto_delta(data, y, loss, cfg.alpha, coef0, intercept0, bits, sample_weight)
+            if est.delta == "auto"
+            else float(est.delta)
         )
     cfg.epoch_length = 2 * n_samples if est.epoch_length is None else int(est.epoch_length)
     cfg.max_iter = int(est.max_iter)
@@ -270,10 +287,11 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None) -> Soluti
     while True:
         cfg.eta = eta
         if float_grad:
-            out = _core.fit_float_grad(data.rows, y, coef0, intercept0, cfg, grad, backend)
+            out = _core.fit_float_grad(data.rows, y, coef0, intercept0, cfg, grad, backend, sample_weight)
             run = Run(eta, bits, out.fit, {key: np.asarray(v) for key, v in out.shrinkage.items()})
         else:
-            run = Run(eta, bits, _core.fit(data.rows, data.row_scale, y, coef0, intercept0, cfg, backend))
+            result = _core.fit(data.rows, data.row_scale, y, coef0, intercept0, cfg, backend, sample_weight)
+            run = Run(eta, bits, result)
         solution.runs.append(run)
         result = run.result
         if result.diverged and backoff and backoffs < MAX_BACKOFFS:

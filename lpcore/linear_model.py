@@ -1,13 +1,14 @@
 """scikit-learn estimators trained by lpcore's low-precision solvers.
 
-:class:`LowPrecisionRegressor` (least squares) and
+:class:`LowPrecisionRegressor` (least squares, one target or several) and
 :class:`LowPrecisionClassifier` (logistic: binary, or multinomial for more
 than two classes) minimize
 
-    (1/n) sum_i loss(x_i . w + b, y_i) + alpha/2 ||w||^2
+    (1/sum_i v_i) sum_i v_i loss(x_i . w + b, y_i) + alpha/2 ||w||^2
 
-(the intercept ``b`` is not penalized) with one of three solvers, each at 8,
-16 or 32 bits:
+with sample weights ``v`` (``fit(X, y, sample_weight=v)``; all 1 by default,
+so the first term is the mean loss). The intercept ``b`` is not penalized.
+One of three solvers trains it, each at 8, 16 or 32 bits:
 
 * ``"sgd"``: SGD. At 8/16 bits the model lives on a fixed grid of step
   ``delta`` and every step rounds stochastically onto it (LP-SGD).
@@ -39,7 +40,13 @@ training; ``shrinkage_`` then records how much quantization shrank it (see
 
 Sampling is uniform with replacement: that is the sampling the SVRG and HALP
 analyses assume, it makes an epoch of any length ``T`` (default ``2 n``)
-well defined, and it needs no O(n) permutation per epoch.
+well defined, and it needs no O(n) permutation per epoch. With sample
+weights, row i is drawn with probability ``v_i / sum v`` (Walker's alias
+method, ``cpp/src/sampling.hpp``), so a step's stochastic gradient is an
+unbiased estimate of the weighted objective's and the inner step is the same
+integer step as without weights; the full-gradient pass weights each row.
+Rows of weight 0 are never drawn. Weights that are all equal are the
+unweighted objective and give the unweighted fit, bit for bit.
 """
 
 from __future__ import annotations
@@ -54,8 +61,9 @@ from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, InvalidParameterError, Options, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._data import BEYOND_FLOAT32, raise_problem
 from ._diagnostics import DivergenceError, SaturationWarning, divergence_message, warn_about
@@ -106,6 +114,20 @@ def _check_label_kinds(y):
             f"class labels must be all strings or all numbers; y holds {', '.join(sorted(kind_of.values()))}: "
             f"convert them to one type first, for example with y.astype(str)"
         )
+
+
+def _weights(sample_weight, X) -> np.ndarray | None:
+    """Validated sample weights, as the solver takes them: None where every
+    row weighs the same (the unweighted objective, and the unweighted fit bit
+    for bit), else float64 scaled to a largest weight of 1 (the objective
+    does not change, and their sum cannot overflow)."""
+    if sample_weight is None:
+        return None
+    v = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    top = float(v.max())
+    if np.all(v == top):
+        return None
+    return np.ascontiguousarray(v / top)
 
 
 class _LowPrecisionLinear(BaseEstimator):
@@ -223,14 +245,14 @@ class _LowPrecisionLinear(BaseEstimator):
                 f"needs solver='sgd' or 'svrg' with bits=32; got solver={self.solver!r}, bits={self.bits}"
             )
 
-    def _fit(self, X, y_encoded, loss, n_outputs):
+    def _fit(self, X, y_encoded, loss, n_outputs, sample_weight=None):
         """Run the solver (lpcore/_solver.py) and set the fitted attributes."""
         self._check_grad_params()
         n_features = X.shape[1]
         warm = None
         if self.warm_start and hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features):
             warm = (self._coef, self._intercept, getattr(self, "mu_", None))
-        solution = solve(self, X, y_encoded, loss, n_outputs, warm)
+        solution = solve(self, X, y_encoded, loss, n_outputs, warm, sample_weight)
         result, last = solution.last, solution.runs[-1]
         if result.diverged:
             raise DivergenceError(divergence_message(self, solution, y_encoded, loss))
@@ -271,7 +293,12 @@ class _LowPrecisionLinear(BaseEstimator):
 class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
     """Least squares trained at 8, 16 or 32 bits by HALP, SVRG or SGD.
 
-    Minimizes ``(1/(2n)) ||X w + b - y||^2 + alpha/2 ||w||^2``.
+    Minimizes ``(1/(2n)) ||X w + b - y||^2 + alpha/2 ||w||^2``; with
+    ``sample_weight`` v, ``(1/(2 sum v)) sum_i v_i (x_i . w + b - y_i)^2 +
+    alpha/2 ||w||^2``, which is ``Ridge(alpha=alpha * sum v)``. A 2-D ``y``
+    of K targets fits K models in one solver run (each step takes K dots and
+    K updates of the same row), with the same objective summed over the
+    targets.
 
     Parameters
     ----------
@@ -375,11 +402,12 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
-        float32 when X was float32, else float64 (as scikit-learn's linear
-        models); ``predict`` on float32 X then returns float32 too.
-    intercept_ : float
-        A NumPy scalar of the dtype of ``coef_``.
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        The second shape when ``y`` was 2-D. float32 when X was float32,
+        else float64 (as scikit-learn's linear models); ``predict`` on
+        float32 X then returns float32 too.
+    intercept_ : float or ndarray of shape (n_targets,)
+        Of the dtype of ``coef_`` (a NumPy scalar for a 1-D ``y``).
     n_iter_ : int
         Outer epochs of the run that produced the model (after the last
         restart of eta="auto"; an 8-bit HALP fit that went on at 16 bits
@@ -428,25 +456,40 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
     True
     """
 
-    def fit(self, X, y):
-        """Fit the model to X (n_samples, n_features) and y (n_samples,).
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features) and y (n_samples,) or
+        (n_samples, n_targets), with optional ``sample_weight`` (n_samples,):
+        finite and >= 0, not all 0.
 
         A fit that raises leaves the estimator as it was before the call.
         """
         with _unchanged_on_error(self):
             self._validate_params()
             X, y = validate_data(
-                self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_all_finite=False
+                self, X, y, dtype=[np.float64, np.float32], y_numeric=True, multi_output=True,
+                ensure_all_finite=False,
             )
             y = np.ascontiguousarray(y, dtype=np.float64)
-            self._fit(X, y, "squared", 1)
-            self.coef_ = self._coef[0].astype(X.dtype)
-            self.intercept_ = X.dtype.type(self._intercept[0])
+            n_targets = y.shape[1] if y.ndim == 2 else 1
+            self._fit(X, y, "squared", n_targets, _weights(sample_weight, X))
+            if y.ndim == 2:
+                self.coef_ = self._coef.astype(X.dtype)
+                self.intercept_ = np.asarray(self._intercept, dtype=X.dtype).copy()
+            else:
+                self.coef_ = self._coef[0].astype(X.dtype)
+                self.intercept_ = X.dtype.type(self._intercept[0])
         return self
 
     def predict(self, X):
-        """Predicted targets, shape (n_samples,)."""
-        return self._decision(X)[:, 0]
+        """Predicted targets, shape (n_samples,), or (n_samples, n_targets)
+        for a model fitted on a 2-D y."""
+        scores = self._decision(X)
+        return scores if self.coef_.ndim == 2 else scores[:, 0]
 
 
 class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
@@ -455,9 +498,20 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     Two classes: binary logistic loss, with ``classes_[1]`` the positive class.
     More classes: multinomial (softmax) loss, one weight row per class. The
     objective is the mean loss plus ``alpha/2 ||W||^2``; this is scikit-learn's
-    ``LogisticRegression(C=1 / (alpha * n_samples))``.
+    ``LogisticRegression(C=1 / (alpha * n_samples))``. With sample weights
+    v (``sample_weight`` times the class weights) it is the v-weighted mean
+    loss plus ``alpha/2 ||W||^2``, ``LogisticRegression(C=1 / (alpha * sum v))``
+    with the same weights.
 
-    The parameters and the fitted ``n_iter_``, ``history_``,
+    Parameters
+    ----------
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, ``{label: weight}`` (classes left out weigh
+        1) or "balanced" (``n_samples / (n_classes * count)``, with the counts
+        weighted by ``sample_weight``), as in scikit-learn. A sample's weight
+        is its ``sample_weight`` times its class's weight.
+
+    The other parameters and the fitted ``n_iter_``, ``history_``,
     ``initial_objective_``, ``scale_``, ``mu_``, ``eta_``, ``bits_``, ``data_rounding_error_``, ``shrinkage_``,
     ``n_features_in_`` and ``feature_names_in_`` are those of
     :class:`LowPrecisionRegressor`.
@@ -491,13 +545,65 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     (True, ['log2_scale_mean', 'norm_ratio_mean', 'overflow_fraction'])
     """
 
+    _parameter_constraints: dict = {
+        **_LowPrecisionLinear._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        solver="halp",
+        bits=8,
+        eta="auto",
+        alpha=1e-4,
+        mu="auto",
+        delta="auto",
+        epoch_length=None,
+        max_iter=1000,
+        tol=1e-4,
+        fit_intercept=True,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        grad_format=None,
+        grad_rounding="nearest",
+        grad_scaling="none",
+        step_compensation="none",
+        n_jobs=None,
+        class_weight=None,
+    ):
+        super().__init__(
+            solver=solver, bits=bits, eta=eta, alpha=alpha, mu=mu, delta=delta, epoch_length=epoch_length,
+            max_iter=max_iter, tol=tol, fit_intercept=fit_intercept, warm_start=warm_start,
+            random_state=random_state, verbose=verbose, grad_format=grad_format, grad_rounding=grad_rounding,
+            grad_scaling=grad_scaling, step_compensation=step_compensation, n_jobs=n_jobs,
+        )
+        self.class_weight = class_weight
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         return tags
 
-    def fit(self, X, y):
-        """Fit the model to X (n_samples, n_features) and class labels y.
+    def _class_weighted(self, sample_weight, X, y, classes, codes):
+        """sample_weight times the weight of each sample's class (class_weight)."""
+        if self.class_weight is None:
+            return sample_weight
+        if isinstance(self.class_weight, dict):
+            for label, weight in self.class_weight.items():
+                if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, Real) or not (
+                    math.isfinite(weight) and weight >= 0
+                ):
+                    raise ValueError(
+                        f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}"
+                    )
+        v = _check_sample_weight(sample_weight, X, dtype=np.float64, copy=True, ensure_non_negative=True)
+        return v * compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=v)[codes]
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features) and class labels y, with
+        optional ``sample_weight`` (n_samples,): finite and >= 0, not all 0.
 
         A fit that raises leaves the estimator as it was before the call.
         """
@@ -514,11 +620,12 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
                 )
             self.classes_ = classes
             codes = encoder.transform(y)
+            weights = _weights(self._class_weighted(sample_weight, X, y, classes, codes), X)
             if classes.size == 2:
                 target = np.where(codes == 1, 1.0, -1.0)
-                self._fit(X, target, "logistic", 1)
+                self._fit(X, target, "logistic", 1, weights)
             else:
-                self._fit(X, codes.astype(np.float64), "multinomial", classes.size)
+                self._fit(X, codes.astype(np.float64), "multinomial", classes.size, weights)
             self.coef_ = self._coef.astype(X.dtype)
             self.intercept_ = np.asarray(self._intercept, dtype=X.dtype).copy()
         return self

@@ -319,11 +319,18 @@ def update_with(d: Dither, z, x, a: float, c, bits: int):
     return np.array([min(max(vi, -lim), lim) for vi in v], dtype=np.int64), sat
 
 
-def loss_and_derivative(loss: str, m, y: float):
-    """Loss of one sample and its derivative in the margins (cf. solver.cpp)."""
+def loss_and_derivative(loss: str, m, y):
+    """Loss of one sample and its derivative in the margins (cf. cpp/src/losses.hpp);
+    y is the row's targets (squared: one per output) or its label."""
     if loss == "squared":
-        r = m[0] - y
-        return 0.5 * r * r, [r]
+        ys = np.atleast_1d(y)
+        value, phi = 0.0, []
+        for k in range(len(m)):
+            r = m[k] - float(ys[k])
+            phi.append(r)
+            value += 0.5 * r * r
+        return value, phi
+    y = float(np.asarray(y).reshape(-1)[0])
     if loss == "logistic":
         t = -y * m[0]
         sig = 1.0 / (1.0 + math.exp(-t)) if t >= 0 else math.exp(t) / (1.0 + math.exp(t))
@@ -378,13 +385,59 @@ class DivergenceWatch:
         return False
 
 
+class RowSampler:
+    """Twin of sampling::RowSampler (cpp/src/sampling.hpp): uniform rows, or
+    with weights Walker's alias table built by Vose's algorithm."""
+
+    def __init__(self, seed: int, n: int, weights=None):
+        self.rng, self.n = Xorshift128p(seed), n
+        self.table = None if weights is None else alias_table(weights)
+
+    def next(self) -> int:
+        p = self.rng.next() * self.n
+        col = p >> 64
+        if self.table is None:
+            return col
+        threshold, alias = self.table[col]
+        return col if (p & M64) < threshold else alias
+
+
+def alias_table(w) -> list:
+    """(threshold, alias) per column, in the C++ order of operations."""
+    n = len(w)
+    total = 0.0
+    for v in w:
+        total += float(v)
+    q = [(float(v) * n) / total for v in w]
+    small = [i for i in range(n) if q[i] < 1.0]
+    large = [i for i in range(n) if q[i] >= 1.0]
+    table = [None] * n
+    while small and large:
+        s, big = small.pop(), large.pop()
+        table[s] = (int(math.ldexp(max(q[s], 0.0), 64)), big)
+        q[big] -= 1.0 - q[s]
+        (small if q[big] < 1.0 else large).append(big)
+    for i in large + small:
+        table[i] = (M64, i)
+    return table
+
+
+def lumped_step(eta, alpha):
+    """The step of the updates between two shrinkages (Trainer::lumped_step)."""
+    ea = eta * alpha
+    k = 1.0 - math.pow(1.0 - ea, float(REFRESH_PERIOD))
+    gain = k / (REFRESH_PERIOD * ea * (1.0 - k)) if ea > 0 and k != 1.0 else math.nan
+    return eta * gain if ea > 0 and gain > 0 and math.isfinite(gain) else eta
+
+
 def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, delta, epoch_length,
-                  max_iter, fit_intercept, seed, bits, adapt=False):
+                  max_iter, fit_intercept, seed, bits, adapt=False, sample_weight=None):
     """Twin of lpcore::fit from a zero start with tol = 0.
 
     bits 8/16: Xq is the integer data, row_scale its scales. bits 32: Xq is the
     float data (row_scale ignored) and the model is kept in float64. adapt:
-    HALP's adaptive mu, from mu.
+    HALP's adaptive mu, from mu. y: (n,) or, for the squared loss with K
+    outputs, (n, K).
     """
     exact = bits == 32
     Xq = np.asarray(Xq, dtype=np.float64 if exact else np.int64)
@@ -399,8 +452,15 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     vr = method != "sgd"
     sx = [float(np.float32(s)) for s in row_scale]
     dither = Dither(solver_seed(seed, 1))
-    sampler = Xorshift128p(solver_seed(seed, 2))
+    sampler = RowSampler(solver_seed(seed, 2), n, sample_weight)
     offset_draws = Xorshift128p(solver_seed(seed, 4))
+    v = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    total_weight = float(n)
+    if sample_weight is not None:
+        total_weight = 0.0
+        for vi in v:
+            total_weight += float(vi)
+    y = np.asarray(y, dtype=np.float64)
     z = np.zeros((K, dim), dtype=np.float64 if exact else np.int64)
     w_base = np.zeros((K, dim), dtype=np.float32)
     b = [0.0] * K
@@ -427,13 +487,14 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             c_q[k] = unpack(q[k * dim : (k + 1) * dim], block)
 
     shrink_multipliers = []  # the integer multiplier of every shrinkage (the solver skips the 0s)
+    eta_l = lumped_step(eta, alpha)
 
     def shrink(steps):
         if alpha <= 0 or steps == 0:
             return
         kk = 1.0 - math.pow(1.0 - eta * alpha, float(steps))
-        if exact:
-            z[:] = z - kk * z
+        if exact:  # SVRG shrinks toward the epoch's anchor (Trainer::shrink)
+            z[:] = z - kk * (z - (anchor if vr else 0.0))
             return
         for k in range(K):
             peek = Dither.__new__(Dither)
@@ -443,7 +504,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             z[k], _ = update_with(dither, z[k], z[k], -kk, np.zeros(dim, dtype=np.int64), bits)
 
     def index():
-        return (sampler.next() * n) >> 64
+        return sampler.next()
 
     for epoch in range(max_iter + 1):
         if halp:
@@ -461,16 +522,18 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
                 m = [b[k] + base[i, k] for k in range(K)]
             else:
                 m = [b[k] + sx[i] * s * float(Xq[i] @ z[k]) for k in range(K)]
-            value, phi = loss_and_derivative(loss, m, float(y[i]))
-            total += value
+            value, phi = loss_and_derivative(loss, m, y[i])
+            vi = float(v[i])
+            if vi != 0:
+                total += vi * value
             for k in range(K):
                 anchor_phi[i, k] = phi[k]
-                gb[k] += phi[k]
+                gb[k] += vi * phi[k]
                 if exact:
-                    g[k] = g[k] + phi[k] * Xq[i]
+                    g[k] = g[k] + (phi[k] * vi) * Xq[i]
                 else:
-                    g[k] = fma32(np.float32(phi[k] * sx[i]), Xq[i], g[k])
-        inv_n = 1.0 / n
+                    g[k] = fma32(np.float32(phi[k] * sx[i] * vi), Xq[i], g[k])
+        inv_n = 1.0 / total_weight
         w = s * z.astype(np.float64) + (w_base.astype(np.float64) if halp else 0.0)
         gfull = g.astype(np.float64) * inv_n + alpha * w
         coef_sq = float(np.cumsum((gfull * gfull).ravel())[-1])
@@ -496,11 +559,12 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             if s_new > 0 and math.isfinite(s_new):
                 s = s_new
         if vr and exact:
-            c_exact = -eta * (g.astype(np.float64) * inv_n)
+            anchor = z.copy()
+            c_exact = -eta_l * (g.astype(np.float64) * inv_n + alpha * anchor)
         elif vr:
             limit = (16383 if bits == 8 else 2**29) / 2.0**frac
             base_w = w_base.astype(np.float64) if halp else np.zeros((K, dim))
-            c = -eta * (g.astype(np.float64) * inv_n + alpha * base_w) / s
+            c = -eta_l * (g.astype(np.float64) * inv_n + alpha * base_w) / s
             c = np.clip(c, -limit, limit).astype(np.float32)
             c_float[:] = np.concatenate([pack(c[k], block) for k in range(K)])
             round_offsets()
@@ -514,10 +578,10 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             if step + 1 < epoch_length:
                 nxt = index()
             m = [b[k] + sx[i] * s * float(Xq[i] @ z[k]) + (base[i, k] if halp else 0.0) for k in range(K)]
-            _, phi = loss_and_derivative(loss, m, float(y[i]))
+            _, phi = loss_and_derivative(loss, m, y[i])
             for k in range(K):
                 dk = phi[k] - anchor_phi[i, k] if vr else phi[k]
-                a = (-eta / s) * dk * sx[i]  # the solver's order of operations
+                a = (-eta_l / s) * dk * sx[i]  # the solver's order of operations
                 if exact:
                     z[k] = z[k] + (c_exact[k] if vr else 0.0) + a * Xq[i]
                 else:
@@ -584,7 +648,7 @@ def dynamic_scale_reference(amax: float, max_value: float) -> float:
 
 
 def fit_float_grad_reference(X, y, n_outputs, loss, eta, alpha, epoch_length, max_iter, fit_intercept, seed,
-                             fmt, scaling="none", compensate=False, q_floor=0.1, ema=1.0 / 64.0):
+                             fmt, scaling="none", compensate=False, q_floor=0.1, ema=1.0 / 64.0, sample_weight=None):
     """Twin of lpcore::fit_float_grad for sgd with nearest rounding, in float64
     except where the C++ loop rounds to float32 (the gradient, its scaled and
     quantized copies, the weights). fmt = (mantissa_bits, emin, max_value).
@@ -593,7 +657,7 @@ def fit_float_grad_reference(X, y, n_outputs, loss, eta, alpha, epoch_length, ma
     n, d = X.shape
     K = n_outputs
     M, emin, top = fmt
-    sampler = Xorshift128p(solver_seed(seed, 2))
+    sampler = RowSampler(solver_seed(seed, 2), n, sample_weight)
     w = np.zeros((K, d), dtype=np.float32)
     b = np.zeros(K)
     q_hat = 1.0
@@ -601,9 +665,9 @@ def fit_float_grad_reference(X, y, n_outputs, loss, eta, alpha, epoch_length, ma
     for _ in range(max_iter):
         qs = []
         for _ in range(epoch_length):
-            i = (sampler.next() * n) >> 64
+            i = sampler.next()
             m = [b[k] + float(X[i].astype(np.float64) @ w[k].astype(np.float64)) for k in range(K)]
-            _, phi = loss_and_derivative(loss, m, float(y[i]))
+            _, phi = loss_and_derivative(loss, m, y[i])
             g = np.concatenate([phi[k] * X[i].astype(np.float64) + alpha * w[k].astype(np.float64) for k in range(K)])
             if fit_intercept:
                 g = np.concatenate([g, phi])

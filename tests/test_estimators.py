@@ -39,7 +39,21 @@ def _estimators():
 
 
 def _expected_failed_checks(estimator):
-    return {}
+    # The check fits 15 x 30 data with integer weights and with the rows
+    # repeated (and shuffled), and asks for predictions equal to rtol 1e-7.
+    # Both fits minimize the same objective (tests/test_sample_weight.py
+    # proves the weighted objective and its solution), but a stochastic
+    # solver reaches its optimum only to its tolerance, along a path the row
+    # order changes: on this ill-conditioned problem (alpha=1e-4, rank 15 in
+    # 30 dimensions) fp32 SVRG still differs by 8% after 1000 epochs, and the
+    # fixed grids of LP-SGD / LP-SVRG never converge further than their step.
+    # scikit-learn marks the check the same way for SGDClassifier and
+    # SGDRegressor.
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "a stochastic solver matches the repeated-rows fit to its tolerance, not to rtol=1e-7"
+        )
+    }
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

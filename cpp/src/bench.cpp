@@ -9,7 +9,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "losses.hpp"
+#include "sampling.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"
@@ -171,10 +171,10 @@ double time_gather(const KernelTable& k, std::size_t n_rows, std::size_t row_byt
   for (std::size_t r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t sum = 0;
-    for (std::size_t s = 0; s < lookahead; ++s) prefetch_row(ring[s] = losses::uniform_index(sampler, n_rows));
+    for (std::size_t s = 0; s < lookahead; ++s) prefetch_row(ring[s] = sampling::uniform_index(sampler.next(), n_rows));
     for (std::size_t s = 0; s < rows; ++s) {
       const std::size_t i = ring[s % lookahead];
-      prefetch_row(ring[s % lookahead] = losses::uniform_index(sampler, n_rows));
+      prefetch_row(ring[s % lookahead] = sampling::uniform_index(sampler.next(), n_rows));
       sum += k.stream_sum(data.data() + i * row_bytes, row_bytes);
       poll.add(row_bytes + 1);
     }

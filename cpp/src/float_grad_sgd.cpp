@@ -16,6 +16,7 @@
 
 #include "divergence.hpp"
 #include "losses.hpp"
+#include "sampling.hpp"
 #include "lpcore/rng.hpp"
 
 namespace lpcore {
@@ -42,9 +43,11 @@ class FloatGradTrainer {
  public:
   FloatGradTrainer(const KernelTable& t, const TrainData& data, const SolverConfig& cfg, const FloatGradConfig& grad)
       : t_(t), data_(data), cfg_(cfg), grad_(grad), n_(data.n), d_(data.d), K_(cfg.n_outputs),
-        len_(K_ * d_ + (cfg.fit_intercept ? K_ : 0)), w_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_),
-        g_(len_), scaled_(len_), q_(len_), sum_(K_ * d_), sum_b_(K_),
-        sampler_(losses::stream_seed(cfg.seed, 2)), rounding_(losses::stream_seed(cfg.seed, 5)) {
+        Ky_(targets_per_row(cfg.loss, K_)), len_(K_ * d_ + (cfg.fit_intercept ? K_ : 0)), w_(K_ * d_),
+        b_(K_, 0.0), m_(K_), phi_(K_), g_(len_), scaled_(len_), q_(len_), sum_(K_ * d_), sum_b_(K_),
+        inv_total_(1.0 / sampling::total_weight(data.sample_weight, data.n)),
+        sampler_(sampling::stream_seed(cfg.seed, 2), n_, data.sample_weight),
+        rounding_(sampling::stream_seed(cfg.seed, 5)) {
     if (svrg()) {
       anchor_phi_.assign(n_ * K_, 0.0);
       anchor_g_.assign(K_ * d_, 0.0);
@@ -109,6 +112,8 @@ class FloatGradTrainer {
 
   bool svrg() const { return cfg_.method == Method::svrg; }
   const float* row(std::size_t i) const { return data_.x32 + i * d_; }
+  const double* targets(std::size_t i) const { return data_.y + i * Ky_; }
+  double sample_weight(std::size_t i) const { return data_.sample_weight != nullptr ? data_.sample_weight[i] : 1.0; }
 
   void margins(std::size_t i) {
     for (std::size_t k = 0; k < K_; ++k) m_[k] = b_[k] + t_.dot_f32(row(i), &w_[k * d_], d_);
@@ -123,33 +128,34 @@ class FloatGradTrainer {
     for (std::size_t i = 0; i < n_; ++i) {
       margins(i);
       poll_.add(K_ * d_);
-      loss += losses::loss_and_derivative(cfg_.loss, m_.data(), data_.y[i], K_, phi_.data());
+      const double v = sample_weight(i);
+      const double value = losses::loss_and_derivative(cfg_.loss, m_.data(), targets(i), K_, phi_.data());
+      if (v != 0) loss += v * value;  // a zero-weight row adds nothing, even an infinite loss
       for (std::size_t k = 0; k < K_; ++k) {
         if (svrg()) anchor_phi_[i * K_ + k] = phi_[k];
-        sum_b_[k] += phi_[k];
-        t_.axpy_f32(static_cast<float>(phi_[k]), row(i), &sum_[k * d_], d_);
+        sum_b_[k] += v * phi_[k];
+        t_.axpy_f32(static_cast<float>(phi_[k] * v), row(i), &sum_[k * d_], d_);
       }
     }
-    const double inv_n = 1.0 / static_cast<double>(n_);
     double reg = 0, grad_sq = 0;
     for (std::size_t j = 0; j < K_ * d_; ++j) {
       const double w = w_[j];
       reg += w * w;
-      const double gj = static_cast<double>(sum_[j]) * inv_n + cfg_.alpha * w;
+      const double gj = static_cast<double>(sum_[j]) * inv_total_ + cfg_.alpha * w;
       grad_sq += gj * gj;
-      if (svrg()) anchor_g_[j] = static_cast<double>(sum_[j]) * inv_n;
+      if (svrg()) anchor_g_[j] = static_cast<double>(sum_[j]) * inv_total_;
     }
     for (std::size_t k = 0; k < K_; ++k) {
-      if (cfg_.fit_intercept) grad_sq += (sum_b_[k] * inv_n) * (sum_b_[k] * inv_n);
-      if (svrg()) anchor_gb_[k] = sum_b_[k] * inv_n;
+      if (cfg_.fit_intercept) grad_sq += (sum_b_[k] * inv_total_) * (sum_b_[k] * inv_total_);
+      if (svrg()) anchor_gb_[k] = sum_b_[k] * inv_total_;
     }
-    return {loss * inv_n + 0.5 * cfg_.alpha * reg, std::sqrt(grad_sq)};
+    return {loss * inv_total_ + 0.5 * cfg_.alpha * reg, std::sqrt(grad_sq)};
   }
 
   // g_ <- the step's gradient (weights of every output, then the intercepts).
   void form_gradient(std::size_t i) {
     margins(i);
-    losses::loss_and_derivative(cfg_.loss, m_.data(), data_.y[i], K_, phi_.data());
+    losses::loss_and_derivative(cfg_.loss, m_.data(), targets(i), K_, phi_.data());
     const float* x = row(i);
     for (std::size_t k = 0; k < K_; ++k) {
       const double delta = phi_[k] - (svrg() ? anchor_phi_[i * K_ + k] : 0.0);
@@ -181,7 +187,7 @@ class FloatGradTrainer {
     double q_min = std::numeric_limits<double>::infinity(), q_sum = 0, ratio_sum = 0, mult_sum = 0, scale_sum = 0;
     std::size_t measured = 0, nonzero = 0, flushed = 0, overflowed = 0;
     for (std::size_t step = 0; step < cfg_.epoch_length; ++step) {
-      const std::size_t i = losses::uniform_index(sampler_, n_);
+      const std::size_t i = sampler_.next();
       poll_.add(len_ + 1);
       form_gradient(i);
       double log2_scale = 0;
@@ -238,15 +244,18 @@ class FloatGradTrainer {
   const TrainData& data_;
   const SolverConfig& cfg_;
   const FloatGradConfig& grad_;
-  const std::size_t n_, d_, K_, len_;
+  const std::size_t n_, d_, K_;
+  const std::size_t Ky_;  // targets per row: K for squared loss, else 1
+  const std::size_t len_;
   std::vector<float> w_;
   std::vector<double> b_, m_, phi_;
   std::vector<float> g_, scaled_, q_;  // gradient, S * gradient, its quantization (unscaled)
   std::vector<float> sum_;             // full pass: sum_i phi_ik x_i
   std::vector<double> sum_b_;
   std::vector<double> anchor_phi_, anchor_g_, anchor_gb_;  // SVRG anchor
+  const double inv_total_;  // 1 / the sum of the sample weights (1 / n without weights)
   double q_hat_ = 1.0;  // running estimate of q (no evidence of shrinkage yet)
-  Xorshift128p sampler_;
+  sampling::RowSampler sampler_;
   Xorshift128p4 rounding_;
   InterruptPoll poll_{cfg_.interrupt_check};
 };
@@ -255,19 +264,10 @@ class FloatGradTrainer {
 
 FloatGradResult fit_float_grad(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
                                const FloatGradConfig& grad, const float* coef0, const double* intercept0) {
-  if (data.n == 0 || data.d == 0) throw std::invalid_argument("fit_float_grad: the data is empty");
+  losses::check_problem(data, config, "fit_float_grad");
   if (data.x32 == nullptr) throw std::invalid_argument("fit_float_grad: the data must be float32");
   if (config.method != Method::sgd && config.method != Method::svrg)
     throw std::invalid_argument("fit_float_grad: the method must be sgd or svrg");
-  if (config.n_outputs == 0) throw std::invalid_argument("fit_float_grad: no outputs");
-  if (config.loss != Loss::multinomial && config.n_outputs != 1)
-    throw std::invalid_argument("fit_float_grad: squared and logistic losses have one output");
-  if (config.loss == Loss::multinomial)
-    for (std::size_t i = 0; i < data.n; ++i) {
-      const double y = data.y[i];
-      if (!(y >= 0) || y >= static_cast<double>(config.n_outputs) || y != std::floor(y))
-        throw std::invalid_argument("fit_float_grad: multinomial labels must be class indices in [0, n_outputs)");
-    }
   if (!(grad.q_floor > 0 && grad.q_floor <= 1)) throw std::invalid_argument("fit_float_grad: q_floor must be in (0, 1]");
   if (grad.scaling == GradScaling::fixed && !(grad.loss_scale > 0 && std::isfinite(grad.loss_scale)))
     throw std::invalid_argument("fit_float_grad: the loss scale must be positive and finite");

@@ -1,15 +1,15 @@
-// Losses of the linear models (solver.hpp) and the helpers every training loop
-// shares: the derivative in the margins, uniform sampling, timing.
-// Both training loops (solver.cpp, float_grad_sgd.cpp) use these, so every
-// solver computes the same objective from the same random streams.
+// Losses of the linear models (solver.hpp) and their derivative in the margins,
+// and the epoch timer. Both training loops (solver.cpp, float_grad_sgd.cpp)
+// use these, so every solver computes the same objective.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <stdexcept>
+#include <string>
 
-#include "lpcore/rng.hpp"
 #include "lpcore/solver.hpp"
 
 namespace lpcore::losses {
@@ -24,17 +24,23 @@ inline double sigmoid(double t) {
   return e / (1.0 + e);
 }
 
-// Writes dloss/dm_k into phi[0..K) and returns the loss of one sample.
-inline double loss_and_derivative(Loss loss, const double* m, double y, std::size_t K, double* phi) {
+// Writes dloss/dm_k into phi[0..K) and returns the loss of one sample, whose
+// targets are y[0..K) (squared: one per output) or y[0] (logistic: +-1;
+// multinomial: the class index).
+inline double loss_and_derivative(Loss loss, const double* m, const double* y, std::size_t K, double* phi) {
   switch (loss) {
     case Loss::squared: {
-      const double r = m[0] - y;
-      phi[0] = r;
-      return 0.5 * r * r;
+      double value = 0;
+      for (std::size_t k = 0; k < K; ++k) {
+        const double r = m[k] - y[k];
+        phi[k] = r;
+        value += 0.5 * r * r;
+      }
+      return value;
     }
     case Loss::logistic: {
-      const double t = -y * m[0];
-      phi[0] = -y * sigmoid(t);
+      const double t = -y[0] * m[0];
+      phi[0] = -y[0] * sigmoid(t);
       return softplus(t);
     }
     case Loss::multinomial: {
@@ -45,7 +51,7 @@ inline double loss_and_derivative(Loss loss, const double* m, double y, std::siz
         phi[k] = std::exp(m[k] - top);
         sum += phi[k];
       }
-      const auto label = static_cast<std::size_t>(y);
+      const auto label = static_cast<std::size_t>(y[0]);
       for (std::size_t k = 0; k < K; ++k) phi[k] = phi[k] / sum - (k == label ? 1.0 : 0.0);
       return top + std::log(sum) - m[label];
     }
@@ -53,20 +59,33 @@ inline double loss_and_derivative(Loss loss, const double* m, double y, std::siz
   return 0;
 }
 
+// The checks every training loop makes before it indexes anything by a
+// target or a weight: data present, outputs matching the loss, class labels
+// in [0, K), sample weights finite and >= 0 with a positive finite sum.
+inline void check_problem(const TrainData& data, const SolverConfig& config, const char* who) {
+  const auto fail = [who](const char* what) { throw std::invalid_argument(std::string(who) + ": " + what); };
+  if (data.n == 0 || data.d == 0) fail("the data is empty");
+  if (config.n_outputs == 0) fail("no outputs");
+  if (config.loss == Loss::logistic && config.n_outputs != 1) fail("the logistic loss has one output");
+  if (config.loss == Loss::multinomial)
+    for (std::size_t i = 0; i < data.n; ++i) {
+      const double y = data.y[i];
+      if (!(y >= 0) || y >= static_cast<double>(config.n_outputs) || y != std::floor(y))
+        fail("multinomial labels must be class indices in [0, n_outputs)");
+    }
+  if (data.sample_weight != nullptr) {
+    double total = 0;
+    for (std::size_t i = 0; i < data.n; ++i) {
+      const double v = data.sample_weight[i];
+      if (!(v >= 0) || !std::isfinite(v)) fail("sample weights must be finite and >= 0");
+      total += v;
+    }
+    if (!(total > 0) || !std::isfinite(total)) fail("sample weights must have a positive, finite sum");
+  }
+}
+
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Lemire's multiply-shift: a uniform index in [0, n) from 64 random bits.
-inline std::size_t uniform_index(Xorshift128p& rng, std::size_t n) {
-  return static_cast<std::size_t>((static_cast<unsigned __int128>(rng.next()) * n) >> 64);
-}
-
-// The seed of the solver's random stream number `stream` (1: dither,
-// 2: sampler, ...), as solver.cpp derives them.
-inline std::uint64_t stream_seed(std::uint64_t seed, std::uint64_t stream) {
-  std::uint64_t s = seed ^ (0x9E3779B97F4A7C15ULL * stream);
-  return splitmix64(s);
 }
 
 }  // namespace lpcore::losses

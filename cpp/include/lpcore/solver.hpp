@@ -19,10 +19,14 @@
 // and one fused stochastic-rounding update per output row, plus O(1) float
 // work: x_i . w_base is precomputed once per epoch.
 //
-// The objective, with m = X w^T + b (n x K margins):
-//   squared:      (1/n) sum_i (m_i - y_i)^2 / 2            + alpha/2 ||w||^2
-//   logistic:     (1/n) sum_i log(1 + exp(-y_i m_i))      + alpha/2 ||w||^2,  y_i = +-1
-//   multinomial:  (1/n) sum_i logsumexp(m_i) - m_{i,y_i}  + alpha/2 ||w||^2,  y_i a class index
+// The objective, with m = X w^T + b (n x K margins) and sample weights v_i
+// (all 1 without weights; V = sum_i v_i):
+//   squared:      (1/V) sum_i v_i ||m_i - y_i||^2 / 2           + alpha/2 ||w||^2,  y_i in R^K
+//   logistic:     (1/V) sum_i v_i log(1 + exp(-y_i m_i))       + alpha/2 ||w||^2,  y_i = +-1
+//   multinomial:  (1/V) sum_i v_i (logsumexp(m_i) - m_{i,y_i})  + alpha/2 ||w||^2,  y_i a class index
+// With weights the inner loop draws row i with probability v_i / V
+// (sampling.hpp) and the full pass weights each row's loss and gradient by
+// v_i; the inner step itself is unchanged.
 // The intercept b is not penalized; it is kept in float64 and updated with the
 // same variance-reduced gradient as w (O(1) work per sample per output).
 #pragma once
@@ -41,8 +45,9 @@ enum class Method : int { sgd = 0, svrg = 1, halp = 2 };
 enum class Loss : int { squared = 0, logistic = 1, multinomial = 2 };
 
 // Training data, row-major, at the width the model trains at (exactly one of
-// x32 / x8 / x16 is set). The caller guarantees the lengths; y holds targets
-// (squared), +-1 labels (logistic) or class indices in [0, K) (multinomial).
+// x32 / x8 / x16 is set). The caller guarantees the lengths; y holds K
+// targets per row (squared, n x K row-major), +-1 labels (logistic) or class
+// indices in [0, K) (multinomial), one per row.
 struct TrainData {
   std::size_t n = 0, d = 0;
   const float* x32 = nullptr;
@@ -50,12 +55,19 @@ struct TrainData {
   const std::int16_t* x16 = nullptr;
   const float* row_scale = nullptr;  // bits 8 / 16 only
   const double* y = nullptr;
+  // n sample weights, finite and >= 0 with a positive finite sum; null: all 1.
+  const double* sample_weight = nullptr;
 };
+
+// Targets per row of TrainData::y.
+inline std::size_t targets_per_row(Loss loss, std::size_t n_outputs) {
+  return loss == Loss::squared ? n_outputs : 1;
+}
 
 struct SolverConfig {
   Method method = Method::halp;
   Loss loss = Loss::squared;
-  std::size_t n_outputs = 1;  // K: 1 for squared and logistic, n_classes for multinomial
+  std::size_t n_outputs = 1;  // K: 1 for logistic, n_classes for multinomial, the targets for squared
   double eta = 0.01;          // step size
   double alpha = 0.0;         // L2 penalty
   double mu = 1.0;            // HALP: the grid spans ||g~|| / mu (the start value if adapt_mu)

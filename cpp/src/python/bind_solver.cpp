@@ -61,9 +61,12 @@ Array<T> matrix(const FitResult& r, const std::vector<T>& v) {
 }
 
 // The training data of a fit, with every length and shape checked against
-// the config (n_outputs and n_features are set from coef0 and X here).
+// the config (n_outputs and n_features are set from coef0 and X here). y
+// holds one target per row and output for the squared loss, else one label
+// per row; the solver checks the labels' and weights' values.
 TrainData train_data(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
-                     const Array<float>& coef0, const Array<double>& intercept0, SolverConfig& cfg) {
+                     const Array<float>& coef0, const Array<double>& intercept0,
+                     const std::optional<Array<double>>& sample_weight, SolverConfig& cfg) {
   if (X.ndim() != 2) throw std::invalid_argument("fit: X must be 2-D, got shape " + shape_of(X));
   if (!(X.flags() & py::array::c_style)) throw std::invalid_argument("fit: X must be C-contiguous");
   TrainData data;
@@ -74,7 +77,15 @@ TrainData train_data(const py::array& X, const std::optional<Array<float>>& row_
                                 shape_of(coef0));
   cfg.n_outputs = static_cast<std::size_t>(coef0.shape(0));
   same_length(intercept0.size(), coef0.shape(0), "fit: intercept0");
-  same_length(y.size(), X.shape(0), "fit: y");
+  const auto per_row = static_cast<py::ssize_t>(targets_per_row(cfg.loss, cfg.n_outputs));
+  if (per_row == 0) throw std::invalid_argument("fit: coef0 has no rows (no outputs)");
+  if (y.size() % per_row != 0 || y.size() / per_row != X.shape(0))
+    throw std::invalid_argument("fit: y must hold " + std::to_string(per_row) + " value(s) for each of X's " +
+                                std::to_string(X.shape(0)) + " rows, got " + std::to_string(y.size()));
+  if (sample_weight) {
+    same_length(sample_weight->size(), X.shape(0), "fit: sample_weight");
+    data.sample_weight = sample_weight->data();
+  }
   if (cfg.n_features > data.d)
     throw std::invalid_argument("fit: n_features (" + std::to_string(cfg.n_features) + ") exceeds X's " +
                                 std::to_string(data.d) + " columns");
@@ -97,8 +108,8 @@ TrainData train_data(const py::array& X, const std::optional<Array<float>>& row_
 
 FitResult fit_binding(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
                       const Array<float>& coef0, const Array<double>& intercept0, SolverConfig cfg,
-                      const Backend& backend) {
-  const TrainData data = train_data(X, row_scale, y, coef0, intercept0, cfg);
+                      const Backend& backend, const std::optional<Array<double>>& sample_weight) {
+  const TrainData data = train_data(X, row_scale, y, coef0, intercept0, sample_weight, cfg);
   cfg.interrupt_check = python_interrupt_check();
   const KernelTable& t = table(backend);
   py::gil_scoped_release nogil;
@@ -107,8 +118,9 @@ FitResult fit_binding(const py::array& X, const std::optional<Array<float>>& row
 
 FloatGradResult fit_float_grad_binding(const Array<float>& X, const Array<double>& y, const Array<float>& coef0,
                                        const Array<double>& intercept0, SolverConfig cfg,
-                                       const FloatGradConfig& grad, const Backend& backend) {
-  const TrainData data = train_data(X, std::nullopt, y, coef0, intercept0, cfg);
+                                       const FloatGradConfig& grad, const Backend& backend,
+                                       const std::optional<Array<double>>& sample_weight) {
+  const TrainData data = train_data(X, std::nullopt, y, coef0, intercept0, sample_weight, cfg);
   cfg.interrupt_check = python_interrupt_check();
   const KernelTable& t = table(backend);
   py::gil_scoped_release nogil;
@@ -213,9 +225,9 @@ void bind_solver(py::module_& m) {
 
   const auto nc = [](const char* name) { return py::arg(name).noconvert(); };
   m.def("fit", &fit_binding, py::arg("X"), py::arg("row_scale"), nc("y"), nc("coef0"), nc("intercept0"),
-        py::arg("config"), py::arg("backend") = py::none());
+        py::arg("config"), py::arg("backend") = py::none(), nc("sample_weight") = py::none());
   m.def("fit_float_grad", &fit_float_grad_binding, nc("X"), nc("y"), nc("coef0"), nc("intercept0"),
-        py::arg("config"), py::arg("grad"), py::arg("backend") = py::none());
+        py::arg("config"), py::arg("grad"), py::arg("backend") = py::none(), nc("sample_weight") = py::none());
 }
 
 }  // namespace lpcore::python

@@ -1,0 +1,136 @@
+// How the training loops draw their samples, and the seeds of their random
+// streams. Both training loops (solver.cpp, float_grad_sgd.cpp) use these, so
+// every solver draws the same rows from the same seed.
+//
+// Without sample weights a row is drawn uniformly with replacement (Lemire's
+// multiply-shift). With weights w, row i is drawn with probability
+// w_i / sum w (Walker's alias method, built by Vose's algorithm): the
+// stochastic gradient of the weighted objective (1 / sum w) sum w_i f_i is
+// then f_i's own gradient, unbiased, and the inner step is the same integer
+// step as without weights. Each draw still costs one 64-bit random word.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "lpcore/memory.hpp"
+#include "lpcore/rng.hpp"
+
+namespace lpcore::sampling {
+
+// Lemire's multiply-shift: a uniform index in [0, n) from 64 random bits.
+inline std::size_t uniform_index(std::uint64_t r, std::size_t n) {
+  return static_cast<std::size_t>((static_cast<unsigned __int128>(r) * n) >> 64);
+}
+
+// The seed of the solver's random stream number `stream` (1: dither,
+// 2: sampler, ...), as solver.cpp derives them.
+inline std::uint64_t stream_seed(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t s = seed ^ (0x9E3779B97F4A7C15ULL * stream);
+  return splitmix64(s);
+}
+
+// The sum of n sample weights, in row order (n without weights): the
+// objective's normalization.
+inline double total_weight(const double* w, std::size_t n) {
+  if (w == nullptr) return static_cast<double>(n);
+  double total = 0;
+  for (std::size_t i = 0; i < n; ++i) total += w[i];
+  return total;
+}
+
+// Walker's alias table over n rows with weights w (finite, >= 0, positive
+// sum; the binding checks them). A draw r picks the column c = floor(r n /
+// 2^64) and keeps c when the low 64 bits of r n (uniform given c, to within
+// n / 2^64) fall below c's threshold, else takes c's alias. Column c's
+// threshold is 2^64 q_c, q_c = w_c n / sum w after Vose's pairing, so row i
+// is drawn with probability w_i / sum w (to within n / 2^64). A zero-weight
+// row has threshold 0 and never gets drawn: it is paired with a large row
+// before the pairing can run out of them, which would take a rounding error
+// of a whole unit in the sum of the q.
+class AliasTable {
+ public:
+  AliasTable() = default;
+  AliasTable(const double* w, std::size_t n) : n_(n), entries_(n) {
+    const double total = total_weight(w, n);
+    std::vector<double> q(n);
+    std::vector<std::size_t> small, large;
+    for (std::size_t i = 0; i < n; ++i) {
+      q[i] = (w[i] * static_cast<double>(n)) / total;
+      (q[i] < 1.0 ? small : large).push_back(i);
+    }
+    while (!small.empty() && !large.empty()) {
+      const std::size_t s = small.back(), l = large.back();
+      small.pop_back();
+      large.pop_back();
+      entries_[s] = {threshold(q[s]), l};
+      q[l] -= 1.0 - q[s];  // l gives column s the rest of its unit
+      (q[l] < 1.0 ? small : large).push_back(l);
+    }
+    // Whatever is left holds q = 1 up to rounding: the column is its own row.
+    for (const std::size_t i : large) entries_[i] = {kAlways, i};
+    for (const std::size_t i : small) entries_[i] = {kAlways, i};
+  }
+
+  bool empty() const { return n_ == 0; }
+
+  std::size_t row(std::uint64_t r) const {
+    const unsigned __int128 p = static_cast<unsigned __int128>(r) * n_;
+    const auto c = static_cast<std::size_t>(p >> 64);
+    const Entry& e = entries_[c];
+    return static_cast<std::uint64_t>(p) < e.threshold ? c : e.alias;
+  }
+
+  void prefetch(std::uint64_t r) const { prefetch_line(&entries_[uniform_index(r, n_)]); }
+
+ private:
+  struct Entry {
+    std::uint64_t threshold;
+    std::size_t alias;
+  };
+  static constexpr std::uint64_t kAlways = std::numeric_limits<std::uint64_t>::max();
+  // 2^64 q for q in [0, 1): exact in double, and below 2^64.
+  static std::uint64_t threshold(double q) { return static_cast<std::uint64_t>(std::ldexp(std::max(q, 0.0), 64)); }
+
+  std::size_t n_ = 0;
+  LargeArray<Entry> entries_;
+};
+
+// The rows of a training loop: uniform without weights, else from the alias
+// table. A weighted draw's table entry is prefetched kAhead draws before it is
+// read (a random read of 16 bytes per draw, out of cache for large n); the
+// sequence of rows is that of resolving the random words in order.
+class RowSampler {
+ public:
+  RowSampler(std::uint64_t seed, std::size_t n, const double* weights) : rng_(seed), n_(n) {
+    if (weights == nullptr) return;
+    table_ = AliasTable(weights, n);
+    for (std::uint64_t& r : pending_) {
+      r = rng_.next();
+      table_.prefetch(r);
+    }
+  }
+
+  std::size_t next() {
+    if (table_.empty()) return uniform_index(rng_.next(), n_);
+    const std::uint64_t r = pending_[head_];
+    pending_[head_] = rng_.next();
+    table_.prefetch(pending_[head_]);
+    head_ = (head_ + 1) % kAhead;
+    return table_.row(r);
+  }
+
+ private:
+  static constexpr std::size_t kAhead = 16;
+  Xorshift128p rng_;
+  std::size_t n_;
+  AliasTable table_;
+  std::uint64_t pending_[kAhead] = {};
+  std::size_t head_ = 0;
+};
+
+}  // namespace lpcore::sampling
