@@ -14,6 +14,7 @@ The benchmarks, in the order they run:
     shrinkage   gradient shrinkage of the low-precision float formats (Yun et al., Figures 1 and 2)
     peers       time to within 1e-4 of the optimum against scikit-learn's solvers
     endtoend    whole fit() calls on float64 data, each in a fresh process: wall time, peak memory, gap
+    dask        one pass of dask-ml's Incremental over a chunked array against SGDClassifier (the [dask] extra)
 
 Data are built in: synthetic, or bundled with scikit-learn. Results go to
 DIR/results.json (every number, with the machine), DIR/summary.md (the
@@ -35,7 +36,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("kernels", "speedup", "halp", "multiclass", "shrinkage", "peers", "endtoend")
+BENCHMARKS = ("kernels", "speedup", "halp", "multiclass", "shrinkage", "peers", "endtoend", "dask")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -65,14 +66,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load(name: str):
-    """The module benchmarks/bench_<name>.py, or (None, why) if this checkout has none."""
+    """The module benchmarks/bench_<name>.py, or (None, why) if this checkout has none or it says
+    what it needs (its UNAVAILABLE)."""
     module = f"bench_{name}"
     try:
-        return importlib.import_module(module), None
+        loaded = importlib.import_module(module)
     except ModuleNotFoundError as e:
         if e.name != module:  # the benchmark exists but needs something missing: a real error
             raise
         return None, f"not available: benchmarks/{module}.py is not in this checkout"
+    if getattr(loaded, "UNAVAILABLE", None):
+        return None, f"not available: {loaded.UNAVAILABLE}"
+    return loaded, None
 
 
 # ---- machine ------------------------------------------------------------------------

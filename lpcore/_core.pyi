@@ -104,6 +104,7 @@ class SolverConfig:
     alpha: float
     mu: float
     adapt_mu: bool
+    prior_saturated: float
     delta: float
     epoch_length: int
     max_iter: int

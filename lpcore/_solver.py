@@ -135,6 +135,21 @@ def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, in
 
 
 @dataclass
+class Start:
+    """A previous model to start from (warm_start, partial_fit), and for
+    partial_fit the settings the first chunk chose, kept for the later ones."""
+
+    coef: np.ndarray  # (K, n_features)
+    intercept: np.ndarray  # (K,)
+    mu: float | None = None  # HALP's adapted mu
+    eta: float | None = None  # partial_fit: the step size (eta="auto" chose it on the first chunk)
+    delta: float | None = None  # partial_fit: LP-SGD / LP-SVRG's grid (delta="auto")
+    bits: int | None = None  # partial_fit: the width the model is at
+    chunk: int = 0  # partial_fit: chunks trained on so far (varies the random streams)
+    saturated: float = -1.0  # partial_fit: the last epoch's saturated fraction (adapts HALP's mu)
+
+
+@dataclass
 class Run:
     """One solver run: its step size, width and result."""
 
@@ -218,17 +233,21 @@ def _padded(coef: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None, sample_weight=None) -> Solution:
+def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None = None, sample_weight=None,
+          partial: bool = False) -> Solution:
     """Fit the estimator ``est``'s model to X and the encoded targets y
     ((n,), or (n, n_outputs) for the squared loss).
 
-    ``warm`` is None or ``(coef, intercept, mu)`` of a previous fit to start
-    from. ``sample_weight`` is None (every row weighs the same) or finite
-    float64 weights >= 0 with a positive sum. Returns the :class:`Solution`;
-    a fit that diverged even after the backoff is returned as it is
-    (``solution.last.diverged``), for the caller to report.
+    ``start`` is None (a zero model) or a previous model to start from.
+    ``sample_weight`` is None (every row weighs the same) or finite float64
+    weights >= 0 with a positive sum. ``partial``: one epoch on X
+    (partial_fit), at the width, step size and grid in ``start`` where it has
+    them. Returns the :class:`Solution`; a fit that diverged even after the
+    backoff is returned as it is (``solution.last.diverged``), for the caller
+    to report.
     """
-    bits = int(est.bits)
+    kept = start if partial and start is not None else Start(np.empty(0), np.empty(0))
+    bits = int(kept.bits if kept.bits is not None else est.bits)
     float_grad = est.grad_format is not None
     # The float-gradient statistics count every coordinate: no padding there.
     data = prepare(X, bits, pad=not float_grad, n_jobs=est.n_jobs)
@@ -238,17 +257,18 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None, sample_we
     # A HALP grid held at a fixed mu can diverge by its own rounding noise, which a
     # smaller step does not reduce: no backoff there, the error names mu.
     backoff = auto_eta and not (est.solver == "halp" and bits != 32 and not isinstance(est.mu, str))
-    eta = (
-        step_size(data.row_sq_norms, loss, float(est.alpha), bool(est.fit_intercept), sample_weight)
-        if auto_eta
-        else float(est.eta)
-    )
+    if not auto_eta:
+        eta = float(est.eta)
+    elif kept.eta is not None:
+        eta = kept.eta
+    else:
+        eta = step_size(data.row_sq_norms, loss, float(est.alpha), bool(est.fit_intercept), sample_weight)
 
     coef0 = np.zeros((n_outputs, width), dtype=np.float32)
     intercept0 = np.zeros(n_outputs, dtype=np.float64)
-    if warm is not None:
-        coef0[:, :n_features] = warm[0]
-        intercept0[:] = warm[1]
+    if start is not None:
+        coef0[:, :n_features] = start.coef
+        intercept0[:] = start.intercept
 
     cfg = _core.SolverConfig()
     cfg.method = METHODS[est.solver]
@@ -257,23 +277,26 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None, sample_we
     cfg.adapt_mu = isinstance(est.mu, str)
     if not cfg.adapt_mu:
         cfg.mu = float(est.mu)
-    else:  # with warm_start, carry on from the mu the previous fit adapted to
-        cfg.mu = warm[2] if warm is not None and warm[2] is not None else MU_START
+    else:  # with warm_start or partial_fit, carry on from the mu the previous fit adapted to
+        cfg.mu = start.mu if start is not None and start.mu is not None else MU_START
+        cfg.prior_saturated = kept.saturated  # partial_fit: mu goes on adapting from chunk to chunk
     cfg.delta = 1.0
     if bits != 32 and est.solver != "halp":
-        cfg.delta = (
-            auto_delta(data, y, loss, cfg.alpha, coef0, intercept0, bits, sample_weight)
-            if est.delta == "auto"
-            else float(est.delta)
-        )
+        if est.delta != "auto":
+            cfg.delta = float(est.delta)
+        elif kept.delta is not None:
+            cfg.delta = kept.delta
+        else:
+            cfg.delta = auto_delta(data, y, loss, cfg.alpha, coef0, intercept0, bits, sample_weight)
     cfg.epoch_length = 2 * n_samples if est.epoch_length is None else int(est.epoch_length)
-    cfg.max_iter = int(est.max_iter)
-    cfg.tol = float(est.tol)
+    # partial_fit: one epoch, whatever tol says (as SGDClassifier's partial_fit).
+    cfg.max_iter = 1 if partial else int(est.max_iter)
+    cfg.tol = 0.0 if partial else float(est.tol)
     cfg.fit_intercept = bool(est.fit_intercept)
-    cfg.seed = seed_from(est.random_state)
+    cfg.seed = (seed_from(est.random_state) + kept.chunk * 0x9E3779B97F4A7C15) % 2**64
     cfg.verbose = min(int(est.verbose), 1)  # any positive level prints the same lines
     cfg.n_features = n_features if not float_grad else 0
-    cfg.stop_on_stall = est.solver == "halp" and bits == 8 and cfg.adapt_mu and not float_grad
+    cfg.stop_on_stall = est.solver == "halp" and bits == 8 and cfg.adapt_mu and not float_grad and not partial
     grad = _grad_config(est) if float_grad else None
     backend = check_backend(None)
 
@@ -303,7 +326,7 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, warm=None, sample_we
             eta /= ETA_BACKOFF
             coef0, intercept0, cfg.mu = _padded(start_coef, width), start_intercept, start_mu
             cfg.tol_reference = 0.0
-            cfg.max_iter = int(est.max_iter)
+            cfg.max_iter = 1 if partial else int(est.max_iter)
             solution.start = len(solution.runs)
             continue
         left = int(est.max_iter) - solution.n_iter

@@ -67,7 +67,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._data import BEYOND_FLOAT32, raise_problem
 from ._diagnostics import DivergenceError, SaturationWarning, divergence_message, warn_about
-from ._solver import solve
+from ._solver import Start, solve
 from .float_formats import FORMATS, ROUNDINGS
 
 __all__ = [
@@ -245,29 +245,42 @@ class _LowPrecisionLinear(BaseEstimator):
                 f"needs solver='sgd' or 'svrg' with bits=32; got solver={self.solver!r}, bits={self.bits}"
             )
 
-    def _fit(self, X, y_encoded, loss, n_outputs, sample_weight=None):
-        """Run the solver (lpcore/_solver.py) and set the fitted attributes."""
+    def _fit(self, X, y_encoded, loss, n_outputs, sample_weight=None, partial=False):
+        """Run the solver (lpcore/_solver.py) and set the fitted attributes.
+
+        partial: one epoch on X from the current model (partial_fit), which
+        adds to n_iter_ and history_ instead of replacing them.
+        """
         self._check_grad_params()
         n_features = X.shape[1]
-        warm = None
-        if self.warm_start and hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features):
-            warm = (self._coef, self._intercept, getattr(self, "mu_", None))
-        solution = solve(self, X, y_encoded, loss, n_outputs, warm, sample_weight)
+        fitted = hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features)
+        start = None
+        if partial and fitted:
+            delta = self.scale_ if self.solver != "halp" else None
+            start = Start(self._coef, self._intercept, self.mu_, self.eta_, delta, self.bits_, self.n_iter_,
+                          float(self.history_["saturated"][-1]))
+        elif self.warm_start and fitted:
+            start = Start(self._coef, self._intercept, self.mu_)
+        solution = solve(self, X, y_encoded, loss, n_outputs, start, sample_weight, partial)
         result, last = solution.last, solution.runs[-1]
         if result.diverged:
             raise DivergenceError(divergence_message(self, solution, y_encoded, loss))
+        history = solution.history()
+        if partial and fitted:
+            history = {key: np.concatenate([self.history_[key], value]) for key, value in history.items()}
+        self.n_iter_ = solution.n_iter + (self.n_iter_ if partial and fitted else 0)
+        self.history_ = history
         self.eta_ = last.eta
         self.bits_ = last.bits
         self.data_rounding_error_ = solution.data.rounding_error
         self.shrinkage_ = last.shrinkage
         self._coef = np.ascontiguousarray(result.coef[:, :n_features])
         self._intercept = np.asarray(result.intercept) if self.fit_intercept else np.zeros(n_outputs)
-        self.n_iter_ = solution.n_iter
-        self.history_ = solution.history()
         self.initial_objective_ = solution.initial_objective
         self.scale_ = float(result.scale) if last.bits != 32 else None
         self.mu_ = float(result.mu) if math.isfinite(result.mu) else None
-        warn_about(self, solution)
+        if not partial:  # one epoch of a stream is not a fit that should have converged
+            warn_about(self, solution)
         return self
 
     def _decision(self, X):
@@ -477,13 +490,51 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
             y = np.ascontiguousarray(y, dtype=np.float64)
             n_targets = y.shape[1] if y.ndim == 2 else 1
             self._fit(X, y, "squared", n_targets, _weights(sample_weight, X))
-            if y.ndim == 2:
-                self.coef_ = self._coef.astype(X.dtype)
-                self.intercept_ = np.asarray(self._intercept, dtype=X.dtype).copy()
-            else:
-                self.coef_ = self._coef[0].astype(X.dtype)
-                self.intercept_ = X.dtype.type(self._intercept[0])
+            self._publish(X.dtype, y.ndim == 2)
         return self
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of the solver on the chunk (X, y), from the current model.
+
+        For SVRG and HALP the epoch takes the chunk's full gradient as its
+        anchor, then ``epoch_length`` steps (default twice the chunk's rows)
+        drawn from the chunk; SGD takes the steps alone. The chunk is rounded
+        on its own. The model, HALP's ``mu_``, the step size and LP-SGD /
+        LP-SVRG's grid carry over from the earlier calls (the first call, or
+        a ``fit``, chooses them), and so does the width ``bits_``. ``tol``
+        and ``max_iter`` do not apply; ``n_iter_`` counts the epochs so far
+        and ``history_`` holds one record per call. The targets must have the
+        shape of the first call's (1-D, or as many columns).
+
+        A call that raises leaves the estimator as it was before the call.
+        """
+        with _unchanged_on_error(self):
+            first = not hasattr(self, "n_iter_")
+            self._validate_params()
+            X, y = validate_data(
+                self, X, y, reset=first, dtype=[np.float64, np.float32], y_numeric=True, multi_output=True,
+                ensure_all_finite=False,
+            )
+            y = np.ascontiguousarray(y, dtype=np.float64)
+            n_targets = y.shape[1] if y.ndim == 2 else 1
+            if not first and (y.ndim == 2) != (self.coef_.ndim == 2) or (not first and n_targets != len(self._coef)):
+                raise ValueError(
+                    f"y has shape {y.shape}, but the model was fitted to "
+                    f"{'a 1-D y' if self.coef_.ndim == 1 else f'{len(self._coef)} target columns'}: "
+                    f"pass every chunk's targets in the same shape"
+                )
+            self._fit(X, y, "squared", n_targets, _weights(sample_weight, X), partial=True)
+            self._publish(X.dtype, y.ndim == 2)
+        return self
+
+    def _publish(self, dtype, two_d):
+        """coef_ and intercept_ in the input's dtype; 1-D for a 1-D y."""
+        if two_d:
+            self.coef_ = self._coef.astype(dtype)
+            self.intercept_ = np.asarray(self._intercept, dtype=dtype).copy()
+        else:
+            self.coef_ = self._coef[0].astype(dtype)
+            self.intercept_ = dtype.type(self._intercept[0])
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,), or (n_samples, n_targets)
@@ -621,14 +672,74 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
             self.classes_ = classes
             codes = encoder.transform(y)
             weights = _weights(self._class_weighted(sample_weight, X, y, classes, codes), X)
-            if classes.size == 2:
-                target = np.where(codes == 1, 1.0, -1.0)
-                self._fit(X, target, "logistic", 1, weights)
-            else:
-                self._fit(X, codes.astype(np.float64), "multinomial", classes.size, weights)
-            self.coef_ = self._coef.astype(X.dtype)
-            self.intercept_ = np.asarray(self._intercept, dtype=X.dtype).copy()
+            self._fit_codes(X, codes, weights, partial=False)
         return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of the solver on the chunk (X, y), from the current model.
+
+        ``classes`` (every label of the stream) is required on the first call,
+        so that a chunk may hold only some of them; later calls may repeat
+        it. For SVRG and HALP the epoch takes the chunk's full gradient as its
+        anchor, then ``epoch_length`` steps (default twice the chunk's rows)
+        drawn from the chunk; SGD takes the steps alone. The chunk is rounded
+        on its own. The model, HALP's ``mu_``, the step size and LP-SGD /
+        LP-SVRG's grid carry over from the earlier calls (the first call, or
+        a ``fit``, chooses them), and so does the width ``bits_``. ``tol``
+        and ``max_iter`` do not apply; ``n_iter_`` counts the epochs so far
+        and ``history_`` holds one record per call. ``class_weight`` must be
+        a dict or None here: "balanced" needs the whole stream's counts.
+
+        A call that raises leaves the estimator as it was before the call.
+        """
+        with _unchanged_on_error(self):
+            first = not hasattr(self, "n_iter_")
+            self._validate_params()
+            X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32], ensure_all_finite=False)
+            _check_label_kinds(y)
+            check_classification_targets(y)
+            if classes is not None:
+                classes = np.asarray(classes)
+                _check_label_kinds(classes)
+                classes = np.unique(classes)
+            if first:
+                if classes is None:
+                    raise ValueError(
+                        "partial_fit needs classes= on its first call: every label the stream holds, "
+                        "since one chunk may hold only some of them"
+                    )
+                if classes.size < 2:
+                    raise ValueError(f"LowPrecisionClassifier needs at least 2 classes; got classes={classes!r}")
+                self.classes_ = classes
+            elif classes is not None and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes!r} differs from the classes of the earlier calls, {self.classes_!r}"
+                )
+            if isinstance(self.class_weight, str):
+                raise ValueError(
+                    "class_weight='balanced' needs the class counts of the whole stream, which partial_fit "
+                    "does not see; pass a dict (sklearn.utils.class_weight.compute_class_weight on a sample "
+                    "of the stream gives one)"
+                )
+            codes = np.searchsorted(self.classes_, y) if y.size else np.zeros(0, dtype=np.intp)
+            known = (codes < self.classes_.size) & (self.classes_[np.minimum(codes, self.classes_.size - 1)] == y)
+            if not known.all():
+                raise ValueError(
+                    f"y holds labels that are not in classes_ {self.classes_!r}: {np.unique(y[~known])[:5]!r}; "
+                    f"pass every label of the stream as classes= on the first call"
+                )
+            weights = _weights(self._class_weighted(sample_weight, X, y, self.classes_, codes), X)
+            self._fit_codes(X, codes, weights, partial=True)
+        return self
+
+    def _fit_codes(self, X, codes, weights, partial):
+        """Fit to the class indices ``codes`` and set coef_ and intercept_."""
+        if self.classes_.size == 2:
+            self._fit(X, np.where(codes == 1, 1.0, -1.0), "logistic", 1, weights, partial)
+        else:
+            self._fit(X, codes.astype(np.float64), "multinomial", self.classes_.size, weights, partial)
+        self.coef_ = self._coef.astype(X.dtype)
+        self.intercept_ = np.asarray(self._intercept, dtype=X.dtype).copy()
 
     def decision_function(self, X):
         """Margins: shape (n_samples,) for two classes, else (n_samples, n_classes)."""

@@ -242,6 +242,8 @@ class Trainer {
         if (cfg_.adapt_mu && epoch > 0)
           adapt_mu(out.history.back().saturated,
                    ev.grad_norm > previous.grad_norm && ev.objective > previous.objective);
+        else if (cfg_.adapt_mu && cfg_.prior_saturated >= 0)
+          adapt_mu(cfg_.prior_saturated, false);  // from the previous run's last epoch (partial_fit)
         // The grid must reach ||w* - w~|| <= ||g~|| / mu with 2^(b-1) - 1 steps.
         const double s = ev.coef_grad_norm / (mu_ * Ops::kQmax);
         if (s > 0 && std::isfinite(s)) s_ = s;

@@ -72,6 +72,11 @@ struct SolverConfig {
   double alpha = 0.0;         // L2 penalty
   double mu = 1.0;            // HALP: the grid spans ||g~|| / mu (the start value if adapt_mu)
   bool adapt_mu = false;      // HALP: adapt mu every epoch (see kMuGrowth below)
+  // HALP with adapt_mu: the saturated fraction of the epoch before this run
+  // (a run that continues another, one chunk of partial_fit after the
+  // previous), which adapts mu before the first epoch as it would between
+  // epochs; its growth signal does not carry across data. Negative: none.
+  double prior_saturated = -1;
   double delta = 1.0;         // LP-SGD / LP-SVRG: the fixed grid scale
   std::size_t epoch_length = 0;  // T, inner steps per outer epoch
   std::size_t max_iter = 10;     // outer epochs

@@ -175,6 +175,7 @@ void bind_solver(py::module_& m) {
       .def_readwrite("alpha", &SolverConfig::alpha)
       .def_readwrite("mu", &SolverConfig::mu)
       .def_readwrite("adapt_mu", &SolverConfig::adapt_mu)
+      .def_readwrite("prior_saturated", &SolverConfig::prior_saturated)
       .def_readwrite("delta", &SolverConfig::delta)
       .def_readwrite("epoch_length", &SolverConfig::epoch_length)
       .def_readwrite("max_iter", &SolverConfig::max_iter)
