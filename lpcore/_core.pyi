@@ -1,5 +1,6 @@
 """Type stub of lpcore's compiled core (private: use lpcore and lpcore.kernels)."""
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -142,6 +143,7 @@ class FitResult:
     diverged: bool
     divergence: int
     stalled: bool
+    stopped: bool
 
 class FloatGradResult:
     fit: FitResult
@@ -152,11 +154,13 @@ def fit(
     row_scale: npt.NDArray[np.float32] | None, y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
     intercept0: npt.NDArray[np.float64], config: SolverConfig, backend: str | None = None,
     sample_weight: npt.NDArray[np.float64] | None = None,
+    epoch_hook: Callable[[int, dict[str, float], npt.NDArray[np.float32], npt.NDArray[np.float64]], bool] | None = None,
 ) -> FitResult: ...
 def fit_float_grad(
     X: npt.NDArray[np.float32], y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
     intercept0: npt.NDArray[np.float64], config: SolverConfig, grad: FloatGradConfig, backend: str | None = None,
     sample_weight: npt.NDArray[np.float64] | None = None,
+    epoch_hook: Callable[[int, dict[str, float], npt.NDArray[np.float32], npt.NDArray[np.float64]], bool] | None = None,
 ) -> FloatGradResult: ...
 def prepare_rows(
     X: npt.NDArray[np.floating], bits: int, out: npt.NDArray[np.generic], scale: npt.NDArray[np.float32] | None = None,

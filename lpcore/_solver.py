@@ -234,7 +234,7 @@ def _padded(coef: np.ndarray, width: int) -> np.ndarray:
 
 
 def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None = None, sample_weight=None,
-          partial: bool = False) -> Solution:
+          partial: bool = False, epoch_hook=None) -> Solution:
     """Fit the estimator ``est``'s model to X and the encoded targets y
     ((n,), or (n, n_outputs) for the squared loss).
 
@@ -242,9 +242,10 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
     ``sample_weight`` is None (every row weighs the same) or finite float64
     weights >= 0 with a positive sum. ``partial``: one epoch on X
     (partial_fit), at the width, step size and grid in ``start`` where it has
-    them. Returns the :class:`Solution`; a fit that diverged even after the
-    backoff is returned as it is (``solution.last.diverged``), for the caller
-    to report.
+    them. ``epoch_hook(epoch, record, coef, intercept)`` is called after every
+    epoch of every run (``_core.fit``); a true result stops the fit. Returns
+    the :class:`Solution`; a fit that diverged even after the backoff is
+    returned as it is (``solution.last.diverged``), for the caller to report.
     """
     kept = start if partial and start is not None else Start(np.empty(0), np.empty(0))
     bits = int(kept.bits if kept.bits is not None else est.bits)
@@ -310,10 +311,11 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
     while True:
         cfg.eta = eta
         if float_grad:
-            out = _core.fit_float_grad(data.rows, y, coef0, intercept0, cfg, grad, backend, sample_weight)
+            out = _core.fit_float_grad(data.rows, y, coef0, intercept0, cfg, grad, backend, sample_weight, epoch_hook)
             run = Run(eta, bits, out.fit, {key: np.asarray(v) for key, v in out.shrinkage.items()})
         else:
-            result = _core.fit(data.rows, data.row_scale, y, coef0, intercept0, cfg, backend, sample_weight)
+            result = _core.fit(data.rows, data.row_scale, y, coef0, intercept0, cfg, backend, sample_weight,
+                               epoch_hook)
             run = Run(eta, bits, result)
         solution.runs.append(run)
         result = run.result

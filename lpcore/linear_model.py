@@ -47,6 +47,14 @@ unbiased estimate of the weighted objective's and the inner step is the same
 integer step as without weights; the full-gradient pass weights each row.
 Rows of weight 0 are never drawn. Weights that are all equal are the
 unweighted objective and give the unweighted fit, bit for bit.
+
+``partial_fit`` runs one solver epoch on a chunk, carrying the model over
+(for dask-ml's ``Incremental`` and data larger than memory). With
+scikit-learn 1.9, ``set_callbacks`` takes its callbacks (``ProgressBar``,
+``ScoringMonitor``, or any ``FitCallback``): a fit is one task, each solver
+epoch a subtask whose ``fitted_estimator`` is the model at the end of that
+epoch, and a callback's ``on_fit_task_end`` returning True stops the fit
+there. See docs/algorithms.md.
 """
 
 from __future__ import annotations
@@ -68,6 +76,16 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._data import BEYOND_FLOAT32, raise_problem
 from ._diagnostics import DivergenceError, SaturationWarning, divergence_message, warn_about
 from ._solver import Start, solve
+
+try:  # scikit-learn 1.9's callbacks: set_callbacks, ProgressBar, ScoringMonitor
+    from sklearn.callback import CallbackSupportMixin, with_callbacks
+except ImportError:  # an older scikit-learn has none
+
+    class CallbackSupportMixin:
+        """Stands in for scikit-learn's callback support, which needs scikit-learn 1.9."""
+
+    def with_callbacks(method):
+        return method
 from .float_formats import FORMATS, ROUNDINGS
 
 __all__ = [
@@ -87,6 +105,11 @@ MAX_COUNT = 2**62
 _NUMERIC_PARAMS = ("bits", "eta", "alpha", "mu", "delta", "epoch_length", "max_iter", "tol", "grad_scaling", "n_jobs")
 
 
+# What scikit-learn's callback support keeps on the estimator during a fit,
+# for with_callbacks to tear the callbacks down afterwards, failed fits too.
+_CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
+
+
 @contextmanager
 def _unchanged_on_error(estimator):
     """A fit that raises leaves the estimator as it was before the call."""
@@ -94,8 +117,10 @@ def _unchanged_on_error(estimator):
     try:
         yield
     except BaseException:
+        running = {key: estimator.__dict__[key] for key in _CALLBACK_STATE if key in estimator.__dict__}
         estimator.__dict__.clear()
         estimator.__dict__.update(state)
+        estimator.__dict__.update(running)
         raise
 
 
@@ -130,7 +155,7 @@ def _weights(sample_weight, X) -> np.ndarray | None:
     return np.ascontiguousarray(v / top)
 
 
-class _LowPrecisionLinear(BaseEstimator):
+class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
     """Shared parameters, data preparation and the call into the C++ solver."""
 
     _parameter_constraints: dict = {
@@ -245,14 +270,55 @@ class _LowPrecisionLinear(BaseEstimator):
                 f"needs solver='sgd' or 'svrg' with bits=32; got solver={self.solver!r}, bits={self.bits}"
             )
 
-    def _fit(self, X, y_encoded, loss, n_outputs, sample_weight=None, partial=False):
+    @staticmethod
+    def _public(coef, intercept, dtype, two_d) -> dict:
+        """coef_ and intercept_ from the model, in the input's dtype; 1-D for a 1-D y."""
+        if two_d:
+            return {"coef_": coef.astype(dtype), "intercept_": np.asarray(intercept, dtype=dtype).copy()}
+        return {"coef_": coef[0].astype(dtype), "intercept_": dtype.type(intercept[0])}
+
+    def _epoch_hook(self, ctx, X, y, metadata, n_features, two_d, first_epoch):
+        """The solver's per-epoch hook that runs scikit-learn's callbacks, each
+        epoch a subtask of the fit with the model at its end (None when no
+        callback listens)."""
+        if ctx is None or not getattr(ctx, "_callbacks", True):
+            return None
+        epochs = iter(range(first_epoch + 1, MAX_COUNT))
+        fit_intercept = self.fit_intercept
+
+        def hook(_, record, coef, intercept):
+            n_iter = next(epochs)
+            coef = np.ascontiguousarray(coef[:, :n_features])
+            intercept = intercept if fit_intercept else np.zeros_like(intercept)
+
+            def attributes():
+                out = {"_coef": coef, "_intercept": intercept, "n_iter_": n_iter}
+                return {**out, **self._public(coef, intercept, X.dtype, two_d)}
+
+            sub = ctx.subcontext(task_name="epoch")
+            sub.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+            return sub.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+                                            reconstruction_attributes=attributes)
+
+        return hook
+
+    def _fit(self, X, y, y_encoded, loss, n_outputs, sample_weight=None, partial=False, two_d=True):
         """Run the solver (lpcore/_solver.py) and set the fitted attributes.
 
-        partial: one epoch on X from the current model (partial_fit), which
-        adds to n_iter_ and history_ instead of replacing them.
+        y is the targets as the user gave them (for the callbacks), y_encoded
+        as the solver takes them. partial: one epoch on X from the current
+        model (partial_fit), which adds to n_iter_ and history_ instead of
+        replacing them. two_d: coef_ is (n_outputs, n_features), else
+        (n_features,) with a scalar intercept_. The fit is the callbacks' root
+        task (a callback's on_fit_task_end returning True stops it after that
+        epoch).
         """
         self._check_grad_params()
         n_features = X.shape[1]
+        metadata = {"sample_weight": sample_weight}
+        ctx = self._init_callback_context(max_subtasks=None) if hasattr(self, "_init_callback_context") else None
+        if ctx is not None:
+            ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         fitted = hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features)
         start = None
         if partial and fitted:
@@ -261,7 +327,9 @@ class _LowPrecisionLinear(BaseEstimator):
                           float(self.history_["saturated"][-1]))
         elif self.warm_start and fitted:
             start = Start(self._coef, self._intercept, self.mu_)
-        solution = solve(self, X, y_encoded, loss, n_outputs, start, sample_weight, partial)
+        first_epoch = self.n_iter_ if partial and fitted else 0
+        hook = self._epoch_hook(ctx, X, y, metadata, n_features, two_d, first_epoch)
+        solution = solve(self, X, y_encoded, loss, n_outputs, start, sample_weight, partial, hook)
         result, last = solution.last, solution.runs[-1]
         if result.diverged:
             raise DivergenceError(divergence_message(self, solution, y_encoded, loss))
@@ -279,8 +347,12 @@ class _LowPrecisionLinear(BaseEstimator):
         self.initial_objective_ = solution.initial_objective
         self.scale_ = float(result.scale) if last.bits != 32 else None
         self.mu_ = float(result.mu) if math.isfinite(result.mu) else None
-        if not partial:  # one epoch of a stream is not a fit that should have converged
+        public = self._public(self._coef, self._intercept, X.dtype, two_d)
+        self.coef_, self.intercept_ = public["coef_"], public["intercept_"]
+        if not partial and not result.stopped:  # a stream's epoch, or a stop by request, is not a fit to tol
             warn_about(self, solution)
+        if ctx is not None:
+            ctx.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={})
         return self
 
     def _decision(self, X):
@@ -474,6 +546,7 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         tags.target_tags.multi_output = True
         return tags
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X (n_samples, n_features) and y (n_samples,) or
         (n_samples, n_targets), with optional ``sample_weight`` (n_samples,):
@@ -489,10 +562,10 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
             )
             y = np.ascontiguousarray(y, dtype=np.float64)
             n_targets = y.shape[1] if y.ndim == 2 else 1
-            self._fit(X, y, "squared", n_targets, _weights(sample_weight, X))
-            self._publish(X.dtype, y.ndim == 2)
+            self._fit(X, y, y, "squared", n_targets, _weights(sample_weight, X), two_d=y.ndim == 2)
         return self
 
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of the solver on the chunk (X, y), from the current model.
 
@@ -523,18 +596,8 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
                     f"{'a 1-D y' if self.coef_.ndim == 1 else f'{len(self._coef)} target columns'}: "
                     f"pass every chunk's targets in the same shape"
                 )
-            self._fit(X, y, "squared", n_targets, _weights(sample_weight, X), partial=True)
-            self._publish(X.dtype, y.ndim == 2)
+            self._fit(X, y, y, "squared", n_targets, _weights(sample_weight, X), partial=True, two_d=y.ndim == 2)
         return self
-
-    def _publish(self, dtype, two_d):
-        """coef_ and intercept_ in the input's dtype; 1-D for a 1-D y."""
-        if two_d:
-            self.coef_ = self._coef.astype(dtype)
-            self.intercept_ = np.asarray(self._intercept, dtype=dtype).copy()
-        else:
-            self.coef_ = self._coef[0].astype(dtype)
-            self.intercept_ = dtype.type(self._intercept[0])
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,), or (n_samples, n_targets)
@@ -652,6 +715,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         v = _check_sample_weight(sample_weight, X, dtype=np.float64, copy=True, ensure_non_negative=True)
         return v * compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=v)[codes]
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X (n_samples, n_features) and class labels y, with
         optional ``sample_weight`` (n_samples,): finite and >= 0, not all 0.
@@ -672,9 +736,10 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
             self.classes_ = classes
             codes = encoder.transform(y)
             weights = _weights(self._class_weighted(sample_weight, X, y, classes, codes), X)
-            self._fit_codes(X, codes, weights, partial=False)
+            self._fit_codes(X, y, codes, weights, partial=False)
         return self
 
+    @with_callbacks
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of the solver on the chunk (X, y), from the current model.
 
@@ -729,17 +794,15 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
                     f"pass every label of the stream as classes= on the first call"
                 )
             weights = _weights(self._class_weighted(sample_weight, X, y, self.classes_, codes), X)
-            self._fit_codes(X, codes, weights, partial=True)
+            self._fit_codes(X, y, codes, weights, partial=True)
         return self
 
-    def _fit_codes(self, X, codes, weights, partial):
-        """Fit to the class indices ``codes`` and set coef_ and intercept_."""
+    def _fit_codes(self, X, y, codes, weights, partial):
+        """Fit to the labels y, whose class indices are ``codes``."""
         if self.classes_.size == 2:
-            self._fit(X, np.where(codes == 1, 1.0, -1.0), "logistic", 1, weights, partial)
+            self._fit(X, y, np.where(codes == 1, 1.0, -1.0), "logistic", 1, weights, partial)
         else:
-            self._fit(X, codes.astype(np.float64), "multinomial", self.classes_.size, weights, partial)
-        self.coef_ = self._coef.astype(X.dtype)
-        self.intercept_ = np.asarray(self._intercept, dtype=X.dtype).copy()
+            self._fit(X, y, codes.astype(np.float64), "multinomial", self.classes_.size, weights, partial)
 
     def decision_function(self, X):
         """Margins: shape (n_samples,) for two classes, else (n_samples, n_classes)."""

@@ -2,6 +2,8 @@
 the first chunk carried over; and the same through dask-ml on a real
 dask.distributed cluster."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import output_per_backend
@@ -155,6 +157,28 @@ def test_weights_and_chunks_train_the_same_model_on_every_backend(tmp_path):
     )
     results = output_per_backend(code, tmp_path)
     assert len(set(results.values())) == 1, results
+
+
+def recipe_blocks() -> list[str]:
+    """The python code blocks of docs/algorithms.md's section on streams."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "algorithms.md").read_text()
+    section = text.split("## Streams:", 1)[1].split("\n## ", 1)[0]
+    return [part.split("```", 1)[0] for part in section.split("```python\n")[1:]]
+
+
+def test_the_out_of_core_recipe_runs(tmp_path, monkeypatch):
+    blocks = recipe_blocks()
+    assert len(blocks) == 2
+    X, y = classification(n=3000, classes=2)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(blocks[0].replace("250_000", "500"), scope)  # six chunks
+    assert scope["clf"].n_iter_ == 6 and scope["clf"].score(X, y) > 0.8
+    pytest.importorskip("dask_ml", reason="the [dask] extra is not installed")
+    exec(blocks[1].replace("250_000", "500"), scope)
+    assert scope["model"].estimator_.n_iter_ == 6
 
 
 # ---- dask ----------------------------------------------------------------------------

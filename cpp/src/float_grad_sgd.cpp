@@ -79,6 +79,10 @@ class FloatGradTrainer {
         fit.divergence = static_cast<int>(why);
         break;
       }
+      if (epoch > 0 && cfg_.epoch_hook && cfg_.epoch_hook(epoch, fit.history.back(), w_.data(), b_.data())) {
+        fit.stopped = true;
+        break;
+      }
       if (ev.grad_norm <= cfg_.tol * fit.initial_grad_norm) {
         fit.converged = true;
         break;

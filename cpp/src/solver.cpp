@@ -228,6 +228,10 @@ class Trainer {
         out.divergence = static_cast<int>(why);
         break;
       }
+      if (epoch > 0 && cfg_.epoch_hook && cfg_.epoch_hook(epoch, out.history.back(), coefficients().data(), b_.data())) {
+        out.stopped = true;
+        break;
+      }
       if (ev.grad_norm <= cfg_.tol * (cfg_.tol_reference > 0 ? cfg_.tol_reference : out.initial_grad_norm)) {
         out.converged = true;
         break;

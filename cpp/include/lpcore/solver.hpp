@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -63,6 +64,14 @@ struct TrainData {
 inline std::size_t targets_per_row(Loss loss, std::size_t n_outputs) {
   return loss == Loss::squared ? n_outputs : 1;
 }
+
+struct EpochRecord;
+
+// Called after every epoch with the epoch's number (1, 2, ...), its record
+// and the model at its end: K x d coefficients (w_base + s z) and K
+// intercepts, valid during the call. Returning true stops the fit there.
+using EpochHook = std::function<bool(std::size_t epoch, const EpochRecord& record, const float* coef,
+                                     const double* intercept)>;
 
 struct SolverConfig {
   Method method = Method::halp;
@@ -97,6 +106,8 @@ struct SolverConfig {
   // Polled between chunks of work (lpcore/interrupt.hpp); true stops the fit
   // with Interrupted. Empty: never interrupted.
   InterruptCheck interrupt_check;
+  // Empty: none (the estimators' callbacks, lpcore/linear_model.py).
+  EpochHook epoch_hook;
 };
 
 struct EpochRecord {
@@ -125,6 +136,7 @@ struct FitResult {
   bool converged = false;  // stopped by tol
   bool diverged = false;   // stopped by divergence (divergence.hpp)
   bool stalled = false;    // stopped by a stall (SolverConfig::stop_on_stall)
+  bool stopped = false;    // stopped by SolverConfig::epoch_hook
   // Why: 1 the objective or gradient became non-finite, 2 the objective rose
   // above its start, 3 it gave back more than half of its progress.
   int divergence = 0;

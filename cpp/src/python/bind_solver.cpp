@@ -3,7 +3,6 @@
 // (FitResult with its EpochRecord history). lpcore/_solver.py fills the config
 // from the estimators' parameters; every length and shape is checked here, and
 // the C++ side re-checks whatever could index out of bounds (class labels).
-#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -18,9 +17,8 @@ namespace lpcore::python {
 namespace {
 
 // Per-epoch records as a dict of float64 arrays, one per named field.
-template <class Record>
-py::dict columns(const std::vector<Record>& rows,
-                 std::initializer_list<std::pair<const char*, double Record::*>> fields) {
+template <class Record, std::size_t N>
+py::dict columns(const std::vector<Record>& rows, const std::pair<const char*, double Record::*> (&fields)[N]) {
   py::dict out;
   for (const auto& [name, member] : fields) {
     Array<double> column(static_cast<py::ssize_t>(rows.size()));
@@ -31,24 +29,38 @@ py::dict columns(const std::vector<Record>& rows,
   return out;
 }
 
-py::dict history_of(const FitResult& r) {
-  return columns(r.history, {{"objective", &EpochRecord::objective},
-                             {"grad_norm", &EpochRecord::grad_norm},
-                             {"seconds", &EpochRecord::seconds},
-                             {"inner_seconds", &EpochRecord::inner_seconds},
-                             {"saturated", &EpochRecord::saturated},
-                             {"scale", &EpochRecord::scale},
-                             {"mu", &EpochRecord::mu}});
-}
+constexpr std::pair<const char*, double EpochRecord::*> kEpochFields[] = {
+    {"objective", &EpochRecord::objective}, {"grad_norm", &EpochRecord::grad_norm},
+    {"seconds", &EpochRecord::seconds},     {"inner_seconds", &EpochRecord::inner_seconds},
+    {"saturated", &EpochRecord::saturated}, {"scale", &EpochRecord::scale},
+    {"mu", &EpochRecord::mu}};
 
-py::dict shrinkage_of(const FloatGradResult& r) {
-  return columns(r.shrinkage, {{"q_min", &ShrinkageRecord::q_min},
-                               {"q_mean", &ShrinkageRecord::q_mean},
-                               {"norm_ratio_mean", &ShrinkageRecord::norm_ratio_mean},
-                               {"zero_fraction", &ShrinkageRecord::zero_fraction},
-                               {"overflow_fraction", &ShrinkageRecord::overflow_fraction},
-                               {"step_multiplier", &ShrinkageRecord::step_multiplier},
-                               {"log2_scale_mean", &ShrinkageRecord::log2_scale_mean}});
+constexpr std::pair<const char*, double ShrinkageRecord::*> kShrinkageFields[] = {
+    {"q_min", &ShrinkageRecord::q_min},
+    {"q_mean", &ShrinkageRecord::q_mean},
+    {"norm_ratio_mean", &ShrinkageRecord::norm_ratio_mean},
+    {"zero_fraction", &ShrinkageRecord::zero_fraction},
+    {"overflow_fraction", &ShrinkageRecord::overflow_fraction},
+    {"step_multiplier", &ShrinkageRecord::step_multiplier},
+    {"log2_scale_mean", &ShrinkageRecord::log2_scale_mean}};
+
+// SolverConfig::epoch_hook from a Python callable hook(epoch, record, coef,
+// intercept): record a dict of the EpochRecord's fields, coef a (K, d)
+// float32 copy, intercept a (K,) float64 copy; a true result stops the fit.
+// The loop runs without the GIL; the hook takes it. None: no hook.
+EpochHook python_epoch_hook(const py::object& hook, std::size_t K, std::size_t d) {
+  if (hook.is_none()) return {};
+  if (!PyCallable_Check(hook.ptr())) throw py::type_error("fit: epoch_hook must be callable or None");
+  return [hook, K, d](std::size_t epoch, const EpochRecord& r, const float* coef, const double* intercept) {
+    py::gil_scoped_acquire gil;
+    py::dict record;
+    for (const auto& [name, member] : kEpochFields) record[name] = r.*member;
+    Array<float> c({static_cast<py::ssize_t>(K), static_cast<py::ssize_t>(d)});
+    std::copy(coef, coef + K * d, c.mutable_data());
+    Array<double> b(static_cast<py::ssize_t>(K));
+    std::copy(intercept, intercept + K, b.mutable_data());
+    return hook(epoch, record, c, b).cast<bool>();
+  };
 }
 
 // A K x d vector of the result as a (K, d) array.
@@ -108,9 +120,11 @@ TrainData train_data(const py::array& X, const std::optional<Array<float>>& row_
 
 FitResult fit_binding(const py::array& X, const std::optional<Array<float>>& row_scale, const Array<double>& y,
                       const Array<float>& coef0, const Array<double>& intercept0, SolverConfig cfg,
-                      const Backend& backend, const std::optional<Array<double>>& sample_weight) {
+                      const Backend& backend, const std::optional<Array<double>>& sample_weight,
+                      const py::object& epoch_hook) {
   const TrainData data = train_data(X, row_scale, y, coef0, intercept0, sample_weight, cfg);
   cfg.interrupt_check = python_interrupt_check();
+  cfg.epoch_hook = python_epoch_hook(epoch_hook, cfg.n_outputs, data.d);
   const KernelTable& t = table(backend);
   py::gil_scoped_release nogil;
   return fit(t, data, cfg, coef0.data(), intercept0.data());
@@ -119,9 +133,11 @@ FitResult fit_binding(const py::array& X, const std::optional<Array<float>>& row
 FloatGradResult fit_float_grad_binding(const Array<float>& X, const Array<double>& y, const Array<float>& coef0,
                                        const Array<double>& intercept0, SolverConfig cfg,
                                        const FloatGradConfig& grad, const Backend& backend,
-                                       const std::optional<Array<double>>& sample_weight) {
+                                       const std::optional<Array<double>>& sample_weight,
+                                       const py::object& epoch_hook) {
   const TrainData data = train_data(X, std::nullopt, y, coef0, intercept0, sample_weight, cfg);
   cfg.interrupt_check = python_interrupt_check();
+  cfg.epoch_hook = python_epoch_hook(epoch_hook, cfg.n_outputs, data.d);
   const KernelTable& t = table(backend);
   py::gil_scoped_release nogil;
   return fit_float_grad(t, data, cfg, grad, coef0.data(), intercept0.data());
@@ -210,7 +226,7 @@ void bind_solver(py::module_& m) {
       .def_property_readonly("intercept", [](const FitResult& r) {
         return Array<double>(static_cast<py::ssize_t>(r.intercept.size()), r.intercept.data());
       })
-      .def_property_readonly("history", &history_of)
+      .def_property_readonly("history", [](const FitResult& r) { return columns(r.history, kEpochFields); })
       .def_readonly("initial_objective", &FitResult::initial_objective)
       .def_readonly("initial_grad_norm", &FitResult::initial_grad_norm)
       .def_readonly("n_iter", &FitResult::n_iter)
@@ -219,16 +235,19 @@ void bind_solver(py::module_& m) {
       .def_readonly("converged", &FitResult::converged)
       .def_readonly("diverged", &FitResult::diverged)
       .def_readonly("divergence", &FitResult::divergence)
-      .def_readonly("stalled", &FitResult::stalled);
+      .def_readonly("stalled", &FitResult::stalled)
+      .def_readonly("stopped", &FitResult::stopped);
   py::class_<FloatGradResult>(m, "FloatGradResult", "A FitResult and its per-epoch shrinkage statistics.")
       .def_readonly("fit", &FloatGradResult::fit)
-      .def_property_readonly("shrinkage", &shrinkage_of);
+      .def_property_readonly("shrinkage", [](const FloatGradResult& r) { return columns(r.shrinkage, kShrinkageFields); });
 
   const auto nc = [](const char* name) { return py::arg(name).noconvert(); };
   m.def("fit", &fit_binding, py::arg("X"), py::arg("row_scale"), nc("y"), nc("coef0"), nc("intercept0"),
-        py::arg("config"), py::arg("backend") = py::none(), nc("sample_weight") = py::none());
+        py::arg("config"), py::arg("backend") = py::none(), nc("sample_weight") = py::none(),
+        py::arg("epoch_hook") = py::none());
   m.def("fit_float_grad", &fit_float_grad_binding, nc("X"), nc("y"), nc("coef0"), nc("intercept0"),
-        py::arg("config"), py::arg("grad"), py::arg("backend") = py::none(), nc("sample_weight") = py::none());
+        py::arg("config"), py::arg("grad"), py::arg("backend") = py::none(), nc("sample_weight") = py::none(),
+        py::arg("epoch_hook") = py::none());
 }
 
 }  // namespace lpcore::python
