@@ -222,8 +222,16 @@ def plain(x):
     return x
 
 
-def script_main(run: Callable[..., dict], doc: str, argv=None, rounds: bool = False) -> int:
-    """Command line of a benchmark run on its own: its summary and one-line result on stdout."""
+def script_main(run: Callable[..., dict], doc: str, argv=None, rounds: bool = False,
+                worker: Callable[[dict], int] | None = None) -> int:
+    """Command line of a benchmark run on its own: its summary and one-line result on stdout.
+
+    A benchmark that measures in fresh processes passes its `worker`: the
+    command line `--worker JSON` then runs worker(json.loads(JSON)) instead.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if worker is not None and argv[:1] == ["--worker"]:
+        return worker(json.loads(argv[1]))
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", choices=SIZES, default="default")
     p.add_argument("--quick", action="store_true", help="same as --size tiny (a smoke test, not a measurement)")

@@ -180,12 +180,5 @@ def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progres
             "line": line, "seconds": time.perf_counter() - t0}
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        return worker(json.loads(argv[1]))
-    return script_main(run, __doc__, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(run, __doc__, worker=worker))
