@@ -1,8 +1,8 @@
 """What sample weights cost the training loop (not part of the suite).
 
 The same fit, interleaved, without weights and with random integer weights
-in 1..4 (every row drawn, none of weight 0, so both epochs take the same
-number of steps over the same rows). Solver seconds per epoch come from
+in 1..4 (none of weight 0: both epochs take the same number of steps, the
+weighted one drawing rows in proportion to their weights). Solver seconds per epoch come from
 ``history_``, so the data path is not counted. A weighted step draws its row
 through the alias table (a 16-byte entry read at random, prefetched 16 draws
 ahead) and the full pass multiplies each row's derivative by its weight.

@@ -8,12 +8,14 @@ every message can name the parameter to change and a value to try.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._solver import DIVERGENCE_CAUSES
+from ._validation import GRID_MAX
 
 # Fraction of saturated coordinate updates above which an epoch counts as saturated.
 SATURATION_LIMIT = 0.01
@@ -22,6 +24,17 @@ SATURATION_LIMIT = 0.01
 DIVERGENCE_GROWTH = 100.0
 # Row norms or targets above this make float32 sums of squares overflow.
 FLOAT32_SAFE = 1e18
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel that makes a warning name the user's line: the first
+    frame above the caller of warnings.warn outside lpcore and outside
+    scikit-learn's callback support (which wraps fit)."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(("lpcore.", "sklearn.callback")):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class DivergenceError(ArithmeticError):
@@ -112,7 +125,7 @@ def warn_about(est, solution) -> None:
         warnings.warn(
             f"every epoch saturated (more than {100 * SATURATION_LIMIT:g}% of the coordinate updates) {advice}",
             SaturationWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
     elif est.bits_ != 32 and saturated.size and np.mean(saturated[search:]) >= 0.5:
         wider = "bits=16, " if est.bits_ == 8 else ""
@@ -127,7 +140,7 @@ def warn_about(est, solution) -> None:
             hint = (
                 "a smaller mu (HALP's grid spans ||g~||/mu)"
                 if halp
-                else "a larger delta (the grid spans 127*delta at 8 bits)"
+                else f"a larger delta (the grid spans {GRID_MAX[est.bits_]}*delta at {est.bits_} bits)"
             )
             advice = f"the {est.bits_}-bit grid is too narrow for this model; try {wider}{hint}"
         sat = _last_run(est)["saturated"][search:]
@@ -136,7 +149,7 @@ def warn_about(est, solution) -> None:
             f"epoch (more than {100 * SATURATION_LIMIT:g}% in at least half of the epochs"
             f"{' after the first ' + str(search) if search else ''}): {advice}",
             SaturationWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
     grad, start = _last_run(est)["grad_norm"], solution.initial_grad_norm
     if halp and grad.size and start > 0 and float(grad[-1]) > DIVERGENCE_GROWTH * start:
@@ -155,7 +168,7 @@ def warn_about(est, solution) -> None:
         warnings.warn(
             f"HALP diverged: the full-gradient norm grew from {start:.3g} to {float(grad[-1]):.3g}; {advice}",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
         return
     if est.tol > 0 and not result.converged:
@@ -163,7 +176,7 @@ def warn_about(est, solution) -> None:
             f"{est.solver} at {est.bits_} bits did not reach tol={est.tol:g} (relative gradient "
             f"norm) in max_iter={est.max_iter} epochs: {_progress_advice(est, solution)}",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
 
 

@@ -323,8 +323,9 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
         start = None
         if partial and fitted:
             delta = self.scale_ if self.solver != "halp" else None
+            saturated = self.history_["saturated"]  # empty after a fit that started at its optimum
             start = Start(self._coef, self._intercept, self.mu_, self.eta_, delta, self.bits_, self.n_iter_,
-                          float(self.history_["saturated"][-1]))
+                          float(saturated[-1]) if saturated.size else -1.0)
         elif self.warm_start and fitted:
             start = Start(self._coef, self._intercept, self.mu_)
         first_epoch = self.n_iter_ if partial and fitted else 0
@@ -576,8 +577,12 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         LP-SVRG's grid carry over from the earlier calls (the first call, or
         a ``fit``, chooses them), and so does the width ``bits_``. ``tol``
         and ``max_iter`` do not apply; ``n_iter_`` counts the epochs so far
-        and ``history_`` holds one record per call. The targets must have the
-        shape of the first call's (1-D, or as many columns).
+        and ``history_`` gains a record per call (more where eta="auto"
+        restarts a diverged epoch). ``sample_weight`` weighs the rows within
+        the chunk: each call minimizes its chunk's weighted mean loss, so a
+        chunk's total weight does not make its epoch count more or less. The
+        targets must have the shape of the first call's (1-D, or as many
+        columns).
 
         A call that raises leaves the estimator as it was before the call.
         """
@@ -621,9 +626,10 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
     ----------
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, ``{label: weight}`` (classes left out weigh
-        1) or "balanced" (``n_samples / (n_classes * count)``, with the counts
-        weighted by ``sample_weight``), as in scikit-learn. A sample's weight
-        is its ``sample_weight`` times its class's weight.
+        1) or "balanced" (``total / (n_classes * count)``, with the class
+        counts and their total weighted by ``sample_weight``), as in
+        scikit-learn. A sample's weight is its ``sample_weight`` times its
+        class's weight.
 
     The other parameters and the fitted ``n_iter_``, ``history_``,
     ``initial_objective_``, ``scale_``, ``mu_``, ``eta_``, ``bits_``, ``data_rounding_error_``, ``shrinkage_``,
@@ -713,7 +719,14 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
                         f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}"
                     )
         v = _check_sample_weight(sample_weight, X, dtype=np.float64, copy=True, ensure_non_negative=True)
-        return v * compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=v)[codes]
+        per_class = compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=v)
+        if not np.isfinite(per_class).all():
+            empty = classes[~np.isfinite(per_class)]
+            raise ValueError(
+                f"class_weight='balanced' cannot weigh class(es) {empty.tolist()!r}: their samples' weights "
+                f"sum to 0; give them weight, or pass class_weight as a dict"
+            )
+        return v * per_class[codes]
 
     @with_callbacks
     def fit(self, X, y, sample_weight=None):
@@ -752,8 +765,12 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         LP-SVRG's grid carry over from the earlier calls (the first call, or
         a ``fit``, chooses them), and so does the width ``bits_``. ``tol``
         and ``max_iter`` do not apply; ``n_iter_`` counts the epochs so far
-        and ``history_`` holds one record per call. ``class_weight`` must be
-        a dict or None here: "balanced" needs the whole stream's counts.
+        and ``history_`` gains a record per call (more where eta="auto"
+        restarts a diverged epoch). ``sample_weight`` weighs the rows within
+        the chunk: each call minimizes its chunk's weighted mean loss, so a
+        chunk's total weight does not make its epoch count more or less.
+        ``class_weight`` must be a dict or None here: "balanced" needs the
+        whole stream's counts.
 
         A call that raises leaves the estimator as it was before the call.
         """

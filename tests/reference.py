@@ -422,14 +422,6 @@ def alias_table(w) -> list:
     return table
 
 
-def lumped_step(eta, alpha):
-    """The step of the updates between two shrinkages (Trainer::lumped_step)."""
-    ea = eta * alpha
-    k = 1.0 - math.pow(1.0 - ea, float(REFRESH_PERIOD))
-    gain = k / (REFRESH_PERIOD * ea * (1.0 - k)) if ea > 0 and k != 1.0 else math.nan
-    return eta * gain if ea > 0 and gain > 0 and math.isfinite(gain) else eta
-
-
 def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, delta, epoch_length,
                   max_iter, fit_intercept, seed, bits, adapt=False, sample_weight=None):
     """Twin of lpcore::fit from a zero start with tol = 0.
@@ -455,6 +447,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
     sampler = RowSampler(solver_seed(seed, 2), n, sample_weight)
     offset_draws = Xorshift128p(solver_seed(seed, 4))
     v = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    v = v / v.max()  # as sampling::SampleWeights scales them
     total_weight = float(n)
     if sample_weight is not None:
         total_weight = 0.0
@@ -487,7 +480,6 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             c_q[k] = unpack(q[k * dim : (k + 1) * dim], block)
 
     shrink_multipliers = []  # the integer multiplier of every shrinkage (the solver skips the 0s)
-    eta_l = lumped_step(eta, alpha)
 
     def shrink(steps):
         if alpha <= 0 or steps == 0:
@@ -560,11 +552,11 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
                 s = s_new
         if vr and exact:
             anchor = z.copy()
-            c_exact = -eta_l * (g.astype(np.float64) * inv_n + alpha * anchor)
+            c_exact = -eta * (g.astype(np.float64) * inv_n + alpha * anchor)
         elif vr:
             limit = (16383 if bits == 8 else 2**29) / 2.0**frac
             base_w = w_base.astype(np.float64) if halp else np.zeros((K, dim))
-            c = -eta_l * (g.astype(np.float64) * inv_n + alpha * base_w) / s
+            c = -eta * (g.astype(np.float64) * inv_n + alpha * base_w) / s
             c = np.clip(c, -limit, limit).astype(np.float32)
             c_float[:] = np.concatenate([pack(c[k], block) for k in range(K)])
             round_offsets()
@@ -581,7 +573,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
             _, phi = loss_and_derivative(loss, m, y[i])
             for k in range(K):
                 dk = phi[k] - anchor_phi[i, k] if vr else phi[k]
-                a = (-eta_l / s) * dk * sx[i]  # the solver's order of operations
+                a = (-eta / s) * dk * sx[i]  # the solver's order of operations
                 if exact:
                     z[k] = z[k] + (c_exact[k] if vr else 0.0) + a * Xq[i]
                 else:

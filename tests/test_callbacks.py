@@ -116,6 +116,26 @@ def test_progress_bar_follows_fit_and_partial_fit(Est, capsys):
     assert Est.__name__ in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("answer,stops", [("yes", True), ("", False), (np.array([1.0]), True), (None, False)])
+def test_any_true_answer_stops_the_fit(answer, stops):
+    class Answer(Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            super().on_fit_task_end(estimator, context, fitted_estimator=fitted_estimator)
+            return answer if context.task_name == "epoch" else False
+
+    X, y = data()
+    clf = LowPrecisionClassifier(random_state=0, max_iter=5, tol=0).set_callbacks(Answer()).fit(X, y)
+    assert clf.n_iter_ == (1 if stops else 5)
+
+
+def test_warnings_name_the_users_line():
+    X, y = data()
+    clf = LowPrecisionClassifier(random_state=0, max_iter=2).set_callbacks(Recorder())
+    with pytest.warns(ConvergenceWarning) as caught:
+        clf.fit(X, y)  # the line the warning must name
+    assert caught[0].filename == __file__
+
+
 def test_verbose_prints_a_line_per_epoch(capfd):
     X, y = data()
     LowPrecisionClassifier(random_state=0, max_iter=3, tol=0, verbose=1).fit(X, y)

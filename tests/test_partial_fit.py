@@ -120,6 +120,16 @@ def test_halp_goes_on_adapting_mu_from_chunk_to_chunk():
         assert mu[k] == (mu[k - 1] / 2 if saturated[k - 1] > 0.001 else mu[k - 1])
 
 
+def test_partial_fit_after_a_fit_that_started_at_its_optimum():
+    # Zero targets without an intercept: the zero start is optimal, no epoch
+    # runs and history_ is empty; the next chunk goes on from there.
+    X, y = make_regression(n_samples=200, n_features=5, random_state=0)
+    reg = LowPrecisionRegressor(fit_intercept=False, random_state=0).fit(X, np.zeros(200))
+    assert reg.n_iter_ == 0 and reg.history_["objective"].size == 0
+    reg.partial_fit(X, y / y.std())
+    assert reg.n_iter_ == 1
+
+
 def test_first_call_needs_classes():
     X, y = classification()
     clf = LowPrecisionClassifier()

@@ -22,8 +22,9 @@ ARGS = dict(eta=0.05, alpha=0.01, mu=0.5, delta=0.01, epoch_length=40, max_iter=
 LOSSES = [("squared", 1), ("squared", 2), ("logistic", 1), ("multinomial", 3)]
 
 
-def problem(bits, loss, K, n=30, d=40, seed=0):
-    """Data at `bits`, targets (2-D for squared K > 1) and weights with zeros."""
+def problem(bits, loss, K, n=30, d=40, seed=0, extreme=False):
+    """Data at `bits`, targets (2-D for squared K > 1) and weights with zeros
+    (extreme: spanning 1e-300 to 1e300 as well)."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)).astype(np.float32)
     if loss == "squared":
@@ -35,6 +36,8 @@ def problem(bits, loss, K, n=30, d=40, seed=0):
         y = rng.integers(0, K, n).astype(np.float64)
     v = rng.integers(0, 4, n).astype(np.float64)  # a quarter of the rows weigh 0
     v[0] = 0.0
+    if extreme:
+        v *= 10.0 ** rng.choice([-300, 0, 300], n)
     if bits == 32:
         return X, None, y, v
     data = _data.prepare(X, bits, pad=False)
@@ -77,8 +80,9 @@ def test_weighted_draws_follow_the_weights():
 @pytest.mark.parametrize("bits", [8, 16])
 @pytest.mark.parametrize("loss,K", LOSSES)
 @pytest.mark.parametrize("method", ["sgd", "svrg", "halp"])
-def test_weighted_solver_matches_reference_exactly(bits, loss, K, method, backend):
-    Xq, rs, y, v = problem(bits, loss, K)
+@pytest.mark.parametrize("extreme", [False, True])
+def test_weighted_solver_matches_reference_exactly(bits, loss, K, method, extreme, backend):
+    Xq, rs, y, v = problem(bits, loss, K, extreme=extreme)
     r = run(Xq, rs, y, K, v, backend=backend, method=method, loss=loss, **ARGS)
     ref = reference.fit_reference(Xq, rs, y, K, method=method, loss=loss, bits=bits, sample_weight=v, **ARGS)
     assert np.any(ref["coef"] != 0)
@@ -239,8 +243,9 @@ def test_integer_weights_fit_the_rows_repeated(Est):
     kw = dict(solver="svrg", bits=32, alpha=1e-2, tol=1e-6, max_iter=3000, random_state=0)
     weighted = Est(**kw).fit(X, y, sample_weight=v)
     repeated = Est(**kw).fit(X.repeat(v, axis=0), y.repeat(v))
-    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-4, atol=1e-5)
+    # Both stop at a relative gradient norm of 1e-6 (alpha 1e-2): to about 1e-4 of the same optimum.
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-3, atol=1e-4)
 
 
 CONFIGS = [dict(solver="halp", bits=8), dict(solver="svrg", bits=16), dict(solver="sgd", bits=32),
@@ -301,9 +306,16 @@ def test_huge_and_tiny_weights_are_scaled_not_overflowed():
     v = np.random.default_rng(5).integers(1, 4, len(y)).astype(float)
     kw = dict(max_iter=5, tol=0, random_state=0)
     a = LowPrecisionClassifier(**kw).fit(X, y, sample_weight=v)
-    for scale in (1e300, 1e-300):
+    for scale in (1e306, 1e-306):  # 400 rows of 1e306 sum beyond float64's range
         b = LowPrecisionClassifier(**kw).fit(X, y, sample_weight=v * scale)
         np.testing.assert_allclose(b.coef_, a.coef_, rtol=1e-5, atol=1e-6)
+
+
+def test_balanced_class_weight_of_a_weightless_class_is_refused():
+    X, y = classification(classes=3)
+    v = np.where(y == 2, 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"cannot weigh class\(es\) \[2\]"):
+        LowPrecisionClassifier(class_weight="balanced").fit(X, y, sample_weight=v)
 
 
 def test_class_weight_is_a_sample_weight_per_class():

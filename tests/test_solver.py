@@ -271,3 +271,20 @@ def test_saturated_fraction_counts_features_not_padding():
     np.testing.assert_allclose(sat_features, sat_all * 64 / d, rtol=1e-12)
     with pytest.raises(ValueError, match="n_features"):
         run(padded, rs, y, 1, n_features=65, **kw)
+
+
+@pytest.mark.parametrize("loss,K,method", [(loss, K, "svrg") for loss, K in LOSSES] + [("squared", 1, "sgd")])
+def test_fp32_solvers_are_stable_for_a_penalty_as_large_as_the_curvature(loss, K, method):
+    # eta alpha near 1/4: the lumped shrinkage k = 1 - (1 - eta alpha)^16 is
+    # close to 1, and the fit must still descend like its float64 twin. (SGD
+    # on the logistic losses starts next to this penalty's optimum, 0, and its
+    # noise alone lifts the objective above the start, which reads as divergence.)
+    X, _, y = problem(32, loss, K, n=60, d=8)
+    L = _solver.LOSS_CURVATURE[loss] * float(np.mean(np.sum(X.astype(np.float64) ** 2, axis=1)) + 1.0)
+    alpha = 10.0
+    args = dict(ARGS, eta=1.0 / (2 * (L + alpha)), alpha=alpha, max_iter=4, epoch_length=120)
+    r = run(X, None, y, K, method=method, loss=loss, **args)
+    ref = reference.fit_reference(X, None, y, K, method=method, loss=loss, bits=32, **args)
+    assert not r.diverged and np.all(np.isfinite(r.history["objective"]))
+    assert r.history["objective"][-1] < r.initial_objective
+    np.testing.assert_allclose(r.history["objective"], ref["objective"], rtol=1e-4)

@@ -45,7 +45,7 @@ class FloatGradTrainer {
       : t_(t), data_(data), cfg_(cfg), grad_(grad), n_(data.n), d_(data.d), K_(cfg.n_outputs),
         Ky_(targets_per_row(cfg.loss, K_)), len_(K_ * d_ + (cfg.fit_intercept ? K_ : 0)), w_(K_ * d_),
         b_(K_, 0.0), m_(K_), phi_(K_), g_(len_), scaled_(len_), q_(len_), sum_(K_ * d_), sum_b_(K_),
-        inv_total_(1.0 / sampling::total_weight(data.sample_weight, data.n)),
+        weight_(data.sample_weight, data.n), inv_total_(1.0 / weight_.total()),
         sampler_(sampling::stream_seed(cfg.seed, 2), n_, data.sample_weight),
         rounding_(sampling::stream_seed(cfg.seed, 5)) {
     if (svrg()) {
@@ -117,7 +117,7 @@ class FloatGradTrainer {
   bool svrg() const { return cfg_.method == Method::svrg; }
   const float* row(std::size_t i) const { return data_.x32 + i * d_; }
   const double* targets(std::size_t i) const { return data_.y + i * Ky_; }
-  double sample_weight(std::size_t i) const { return data_.sample_weight != nullptr ? data_.sample_weight[i] : 1.0; }
+  double sample_weight(std::size_t i) const { return weight_(i); }
 
   void margins(std::size_t i) {
     for (std::size_t k = 0; k < K_; ++k) m_[k] = b_[k] + t_.dot_f32(row(i), &w_[k * d_], d_);
@@ -257,7 +257,8 @@ class FloatGradTrainer {
   std::vector<float> sum_;             // full pass: sum_i phi_ik x_i
   std::vector<double> sum_b_;
   std::vector<double> anchor_phi_, anchor_g_, anchor_gb_;  // SVRG anchor
-  const double inv_total_;  // 1 / the sum of the sample weights (1 / n without weights)
+  const sampling::SampleWeights weight_;  // read by the full pass
+  const double inv_total_;                // 1 / the sum of the sample weights (1 / n without weights)
   double q_hat_ = 1.0;  // running estimate of q (no evidence of shrinkage yet)
   sampling::RowSampler sampler_;
   Xorshift128p4 rounding_;

@@ -34,14 +34,35 @@ inline std::uint64_t stream_seed(std::uint64_t seed, std::uint64_t stream) {
   return splitmix64(s);
 }
 
-// The sum of n sample weights, in row order (n without weights): the
-// objective's normalization.
+// The sum of n sample weights, in row order.
 inline double total_weight(const double* w, std::size_t n) {
-  if (w == nullptr) return static_cast<double>(n);
   double total = 0;
   for (std::size_t i = 0; i < n; ++i) total += w[i];
   return total;
 }
+
+// Sample weights as the full-gradient passes read them: divided by the
+// largest, so that a weight times a row's gradient stays within float32's
+// range whatever the weights' scale (the objective does not change; the
+// estimators pass weights whose largest is 1 already), and the total of the
+// scaled weights in row order, the objective's normalization. Without
+// weights every row weighs 1 and the total is n.
+class SampleWeights {
+ public:
+  SampleWeights(const double* w, std::size_t n) : w_(w), total_(static_cast<double>(n)) {
+    if (w == nullptr) return;
+    top_ = *std::max_element(w, w + n);
+    total_ = 0;
+    for (std::size_t i = 0; i < n; ++i) total_ += w[i] / top_;
+  }
+  double operator()(std::size_t i) const { return w_ != nullptr ? w_[i] / top_ : 1.0; }
+  double total() const { return total_; }
+
+ private:
+  const double* w_;
+  double top_ = 1;
+  double total_;
+};
 
 // Walker's alias table over n rows with weights w (finite, >= 0, positive
 // sum; the binding checks them). A draw r picks the column c = floor(r n /

@@ -183,8 +183,8 @@ class Trainer {
       : t_(t), data_(data), cfg_(cfg), n_(data.n), d_(data.d), K_(cfg.n_outputs),
         Ky_(targets_per_row(cfg.loss, K_)), x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_),
         dots_(K_), g_(K_ * d_), gb_(K_), block_dot_(K_ * kPassRows), block_coef_(K_ * kPassRows),
-        stride_((1 + Ky_ + 2 * K_ + 3) / 4 * 4), rows_(n_ * stride_), weight_(data.sample_weight),
-        inv_total_(1.0 / sampling::total_weight(data.sample_weight, data.n)), dither_(seed(1)), sampler_(seed(2), n_, data.sample_weight),
+        stride_((1 + Ky_ + 2 * K_ + 3) / 4 * 4), rows_(n_ * stride_), weight_(data.sample_weight, n_),
+        inv_total_(1.0 / weight_.total()), dither_(seed(1)), sampler_(seed(2), n_, data.sample_weight),
         offset_draws_(seed(4)) {
     for (std::size_t i = 0; i < n_; ++i) {
       record(i)[0] = Ops::kLowPrecision ? static_cast<double>(data.row_scale[i]) : 1.0;
@@ -254,7 +254,7 @@ class Trainer {
       }
       previous = ev;
       if (cfg_.method != Method::sgd) prepare_offsets();
-      step_ = -eta_lumped_ / s_;
+      step_ = -cfg_.eta / s_;
       const auto t1 = std::chrono::steady_clock::now();
       const std::size_t saturated = inner_loop();
       EpochRecord rec;
@@ -303,7 +303,7 @@ class Trainer {
   double& anchor_phi(std::size_t i, std::size_t k) { return record(i)[1 + Ky_ + k]; }
   double& base(std::size_t i, std::size_t k) { return record(i)[1 + Ky_ + K_ + k]; }
   // Row i's sample weight (1 without weights).
-  double sample_weight(std::size_t i) const { return weight_ != nullptr ? weight_[i] : 1.0; }
+  double sample_weight(std::size_t i) const { return weight_(i); }
 
   void initialize(const float* coef0, const double* intercept0) {
     std::copy(intercept0, intercept0 + K_, b_.begin());
@@ -493,7 +493,7 @@ class Trainer {
         } else if (centred_penalty()) {
           centre = anchor_[jj];
         }
-        const double c = -eta_lumped_ * (static_cast<double>(g_[jj]) * inv_total_ + cfg_.alpha * centre) / s_;
+        const double c = -cfg_.eta * (static_cast<double>(g_[jj]) * inv_total_ + cfg_.alpha * centre) / s_;
         if constexpr (Ops::kLowPrecision) {
           // Clamped to the fused update's exact domain (|c| <= kMaxOffset in
           // fixed point); a larger offset would saturate the coordinate anyway.
@@ -531,22 +531,6 @@ class Trainer {
 
   double shrink_factor(std::size_t steps) const {
     return 1.0 - std::pow(1.0 - cfg_.eta * cfg_.alpha, static_cast<double>(steps));
-  }
-
-  // The step size of the updates between two shrinkages. P steps of
-  // z <- (1 - eta alpha) z + u_t add up to (1 - eta alpha)^P z_0 +
-  // sum_t (1 - eta alpha)^(P-1-t) u_t; the lumped shrinkage instead applies
-  // (1 - eta alpha)^P = 1 - k to z_0 + sum_t u_t. For a constant u (SVRG's
-  // offset -eta g~, which at the optimum is +eta alpha w*) the two agree when
-  // u is scaled by k / (P eta alpha (1 - k)). Unscaled, the lumped period
-  // leaves the fixed point at w* (1 - (P + 1) eta alpha / 2) to first order:
-  // a bias of 2e-3 in the gradient norm of fp32 SVRG on standardized 8-feature
-  // logistic data at the default alpha, which no number of epochs removed.
-  double lumped_step() const {
-    const double ea = cfg_.eta * cfg_.alpha;
-    const double k = shrink_period_, P = static_cast<double>(kRefreshPeriod);
-    const double gain = k / (P * ea * (1.0 - k));
-    return ea > 0 && gain > 0 && std::isfinite(gain) ? cfg_.eta * gain : cfg_.eta;
   }
 
   // The L2 penalty's alpha s z part, for `steps` steps at once: z <- Q(z - k z)
@@ -670,8 +654,8 @@ class Trainer {
   // touches one more cache line, not four arrays; in large pages for the TLB.
   const std::size_t stride_;  // doubles per record: 1 + Ky + 2K rounded up to 32 bytes
   LargeArray<double> rows_;
-  const double* weight_;    // sample weights (null: all 1), read by the full pass
-  const double inv_total_;  // 1 / the sum of the weights (1 / n without weights)
+  const sampling::SampleWeights weight_;  // read by the full pass
+  const double inv_total_;                // 1 / the sum of the weights (1 / n without weights)
   std::vector<float> w_base_;      // HALP centre
   std::vector<float> anchor_;      // fp32 SVRG: the epoch's anchor w~ (centred_penalty())
   std::vector<float> pull_;        // fp32 SVRG: k w~, the shrinkage's pull toward the anchor
@@ -681,8 +665,7 @@ class Trainer {
   double s_ = 1.0;
   double mu_ = 0;    // HALP's mu: the one the coming epoch's scale is set with
   const double shrink_period_ = shrink_factor(kRefreshPeriod);
-  const double eta_lumped_ = lumped_step();  // the step of the updates (lumped_step())
-  double step_ = 0;  // -eta_lumped_ / s for the epoch: a sample's update is a = step_ * delta_phi * row scale
+  double step_ = 0;  // -eta / s for the epoch: a sample's update is a = step_ * delta_phi * row scale
   Dither dither_;
   InterruptPoll poll_{cfg_.interrupt_check};
   sampling::RowSampler sampler_;

@@ -46,7 +46,8 @@ constexpr std::pair<const char*, double ShrinkageRecord::*> kShrinkageFields[] =
 
 // SolverConfig::epoch_hook from a Python callable hook(epoch, record, coef,
 // intercept): record a dict of the EpochRecord's fields, coef a (K, d)
-// float32 copy, intercept a (K,) float64 copy; a true result stops the fit.
+// float32 copy, intercept a (K,) float64 copy; a result that is true (as
+// Python's `if` reads it) stops the fit.
 // The loop runs without the GIL; the hook takes it. None: no hook.
 EpochHook python_epoch_hook(const py::object& hook, std::size_t K, std::size_t d) {
   if (hook.is_none()) return {};
@@ -59,7 +60,10 @@ EpochHook python_epoch_hook(const py::object& hook, std::size_t K, std::size_t d
     std::copy(coef, coef + K * d, c.mutable_data());
     Array<double> b(static_cast<py::ssize_t>(K));
     std::copy(intercept, intercept + K, b.mutable_data());
-    return hook(epoch, record, c, b).cast<bool>();
+    const py::object stop = hook(epoch, record, c, b);
+    const int truth = PyObject_IsTrue(stop.ptr());  // any object, as Python's `if` reads it
+    if (truth < 0) throw py::error_already_set();
+    return truth == 1;
   };
 }
 
