@@ -217,8 +217,10 @@ def test_dask_incremental_on_a_local_cluster(dask_client):
     y = (X @ rng.normal(size=20) + rng.normal(size=24000) > 0).astype(int)
     Xd, yd = da.from_array(X, chunks=(2000, 20)), da.from_array(y, chunks=2000)
     assert Xd.numblocks[0] >= 10
-    ours = Incremental(LowPrecisionClassifier(random_state=0), scoring="accuracy").fit(Xd, yd, classes=[0, 1])
-    sgd = Incremental(SGDClassifier(random_state=0), scoring="accuracy").fit(Xd, yd, classes=[0, 1])
+    # The blocks go in one shuffled order (random_state), the same for both.
+    ours = Incremental(LowPrecisionClassifier(random_state=0), scoring="accuracy", random_state=0)
+    ours.fit(Xd, yd, classes=[0, 1])
+    sgd = Incremental(SGDClassifier(random_state=0), scoring="accuracy", random_state=0).fit(Xd, yd, classes=[0, 1])
     assert ours.estimator_.n_iter_ == Xd.numblocks[0]  # one epoch per block, one pass
     assert ours.score(Xd, yd) >= sgd.score(Xd, yd)
     post = ParallelPostFit(ours.estimator_)
