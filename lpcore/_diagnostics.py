@@ -24,6 +24,9 @@ SATURATION_LIMIT = 0.01
 DIVERGENCE_GROWTH = 100.0
 # Row norms or targets above this make float32 sums of squares overflow.
 FLOAT32_SAFE = 1e18
+# A 32-bit fit whose last this many epochs ended at the same gradient norm,
+# bit for bit, has stopped moving.
+FROZEN_EPOCHS = 3
 
 
 def _user_stacklevel() -> int:
@@ -218,6 +221,13 @@ def _progress_advice(est, solution) -> str:
         return _stuck_advice(est)
     grad = _last_run(est)["grad_norm"][-est.n_iter_:]
     reached = float(grad[-1]) / start if start > 0 else float("nan")
+    if est.bits_ == 32 and grad.size >= FROZEN_EPOCHS and np.all(grad[-FROZEN_EPOCHS:] == grad[-1]):
+        # The same gradient norm, bit for bit, epoch after epoch: no step moved a float32 coefficient.
+        return (
+            f"it reached {reached:.2g} and then stopped moving: at this gradient the steps are below half a "
+            f"float32 unit of the coefficients, so more epochs cannot help; accept a tol above {reached:.1g}, "
+            f"or train at 8 or 16 bits with solver='halp', whose model is finer than float32 near the optimum"
+        )
     rate = reached ** (1.0 / len(grad)) if 0 < reached < 1 else float("nan")
     if math.isfinite(rate) and rate < 1:
         more = math.ceil(math.log(est.tol / reached) / math.log(rate))

@@ -152,3 +152,16 @@ def test_n_jobs_does_not_change_the_model():
     assert np.array_equal(a.coef_, b.coef_) and a.data_rounding_error_ == b.data_rounding_error_
     with pytest.raises(ValueError, match="n_jobs=0"):
         LowPrecisionClassifier(n_jobs=0).fit(X, y)
+
+
+def test_an_fp32_fit_that_stopped_moving_says_so():
+    # Below about 1e-7 of its start the steps of fp32 SVRG no longer move a
+    # float32 coefficient: more epochs cannot help, and the warning says so.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:, :8]
+    est = LowPrecisionClassifier(solver="svrg", bits=32, alpha=1e-2, tol=1e-12, max_iter=300, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="stopped moving") as caught:
+        est.fit(X, y)
+    assert "increase max_iter" not in str(caught[0].message)
+    grad = est.history_["grad_norm"]
+    assert grad[-1] == grad[-2] == grad[-3]
