@@ -27,12 +27,10 @@
 #include "lpcore/dither.hpp"
 #include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"
+#include "lpcore/width.hpp"
 
 namespace lpcore {
 namespace {
-
-template <class T>
-struct ModelOps;
 
 // The integer update_dot kernels give their exact dot as an int64; the loop
 // takes it as a double, like ModelOps::dot.
@@ -61,6 +59,74 @@ bool shrink_int(Kernel update, T* z, double k, const Offset* zero, std::size_t n
   update(z, z, a, zero, n, dither);
   return true;
 }
+
+// The kernels and the fused update's offset format of each integer width.
+template <class T>
+struct IntegerWidth;
+
+template <>
+struct IntegerWidth<std::int8_t> {
+  using Offset = std::int16_t;  // Q8, packed layout
+  static constexpr Offset kOffsetBias = 0;
+  static constexpr int kFrac = UpdateFormat::kFracI8;
+  static constexpr double kMaxOffset = UpdateFormat::kMaxOffsetI8;
+  static constexpr auto kDot = &KernelTable::dot_i8;
+  static constexpr auto kDotRows = &KernelTable::dot_rows_i8_f32;
+  static constexpr auto kUpdate = &KernelTable::update_i8;
+  static constexpr auto kUpdateDot = &KernelTable::update_dot_i8;
+  static constexpr auto kAccumulate = &KernelTable::axpy_rows_i8_f32;
+  static const std::int8_t* rows(const TrainData& d) { return d.x8; }
+};
+
+template <>
+struct IntegerWidth<std::int16_t> {
+  using Offset = std::int32_t;  // Q16 plus 2^15, packed layout
+  static constexpr Offset kOffsetBias = UpdateFormat::kOffsetBiasI16;
+  static constexpr int kFrac = UpdateFormat::kFracI16;
+  static constexpr double kMaxOffset = static_cast<double>(UpdateFormat::kMaxOffsetI16);
+  static constexpr auto kDot = &KernelTable::dot_i16;
+  static constexpr auto kDotRows = &KernelTable::dot_rows_i16_f32;
+  static constexpr auto kUpdate = &KernelTable::update_i16;
+  static constexpr auto kUpdateDot = &KernelTable::update_dot_i16;
+  static constexpr auto kAccumulate = &KernelTable::axpy_rows_i16_f32;
+  static const std::int16_t* rows(const TrainData& d) { return d.x16; }
+};
+
+// ModelOps of the integer widths: one definition over IntegerWidth<T>.
+template <class T>
+struct ModelOps {
+  using W = IntegerWidth<T>;
+  using Offset = typename W::Offset;
+  static constexpr Offset kOffsetBias = W::kOffsetBias;
+  static constexpr bool kLowPrecision = true;
+  static constexpr double kQmax = Width<T>::qmax;
+  static constexpr int kFrac = W::kFrac;
+  static constexpr double kMaxOffset = W::kMaxOffset;
+  static constexpr std::size_t kBlock = Width<T>::block;
+  static const T* rows(const TrainData& d) { return W::rows(d); }
+  static double dot(const KernelTable& t, const T* x, const T* z, std::size_t n) {
+    return static_cast<double>((t.*W::kDot)(x, z, n));
+  }
+  static void dot_rows(const KernelTable& t, const T* x, std::size_t rows, const float* w, std::size_t n,
+                       float* out) {
+    (t.*W::kDotRows)(x, n, rows, w, n, out);
+  }
+  static std::size_t update(const KernelTable& t, T* z, const T* x, float a, const Offset* c, std::size_t n,
+                            Dither& dither) {
+    return (t.*W::kUpdate)(z, x, a, c, n, dither);
+  }
+  static std::size_t update_dot(const KernelTable& t, T* z, const T* x, float a, const Offset* c, std::size_t n,
+                                Dither& dither, const T* x_next, double* dot) {
+    return update_dot_int(t.*W::kUpdateDot, z, x, a, c, n, dither, x_next, dot);
+  }
+  static void accumulate(const KernelTable& t, float* g, const float* a, const T* x, std::size_t rows,
+                         std::size_t n) {
+    (t.*W::kAccumulate)(a, x, n, rows, g, n);
+  }
+  static bool shrink(const KernelTable& t, T* z, double k, const Offset* zero, std::size_t n, Dither& dither) {
+    return shrink_int(t.*W::kUpdate, z, k, zero, n, dither, kFrac);
+  }
+};
 
 template <>
 struct ModelOps<float> {
@@ -95,78 +161,6 @@ struct ModelOps<float> {
   static bool shrink(const KernelTable& t, float* z, double k, const float*, std::size_t n, Dither&) {
     t.axpy_f32(static_cast<float>(-k), z, z, n);
     return true;
-  }
-};
-
-template <>
-struct ModelOps<std::int8_t> {
-  using Offset = std::int16_t;  // Q8, packed layout
-  static constexpr Offset kOffsetBias = 0;
-  static constexpr bool kLowPrecision = true;
-  static constexpr double kQmax = 127;
-  static constexpr int kFrac = UpdateFormat::kFracI8;
-  static constexpr double kMaxOffset = UpdateFormat::kMaxOffsetI8;
-  static constexpr std::size_t kBlock = kPackBlockI8;
-  static const std::int8_t* rows(const TrainData& d) { return d.x8; }
-  static double dot(const KernelTable& t, const std::int8_t* x, const std::int8_t* z, std::size_t n) {
-    return static_cast<double>(t.dot_i8(x, z, n));
-  }
-  static void dot_rows(const KernelTable& t, const std::int8_t* x, std::size_t rows, const float* w,
-                       std::size_t n, float* out) {
-    t.dot_rows_i8_f32(x, n, rows, w, n, out);
-  }
-  static std::size_t update(const KernelTable& t, std::int8_t* z, const std::int8_t* x, float a,
-                            const Offset* c, std::size_t n, Dither& dither) {
-    return t.update_i8(z, x, a, c, n, dither);
-  }
-  static std::size_t update_dot(const KernelTable& t, std::int8_t* z, const std::int8_t* x, float a,
-                                const Offset* c, std::size_t n, Dither& dither, const std::int8_t* x_next,
-                                double* dot) {
-    return update_dot_int(t.update_dot_i8, z, x, a, c, n, dither, x_next, dot);
-  }
-  static void accumulate(const KernelTable& t, float* g, const float* a, const std::int8_t* x,
-                         std::size_t rows, std::size_t n) {
-    t.axpy_rows_i8_f32(a, x, n, rows, g, n);
-  }
-  static bool shrink(const KernelTable& t, std::int8_t* z, double k, const Offset* zero, std::size_t n,
-                     Dither& dither) {
-    return shrink_int(t.update_i8, z, k, zero, n, dither, kFrac);
-  }
-};
-
-template <>
-struct ModelOps<std::int16_t> {
-  using Offset = std::int32_t;  // Q16 plus 2^15, packed layout
-  static constexpr Offset kOffsetBias = UpdateFormat::kOffsetBiasI16;
-  static constexpr bool kLowPrecision = true;
-  static constexpr double kQmax = 32767;
-  static constexpr int kFrac = UpdateFormat::kFracI16;
-  static constexpr double kMaxOffset = static_cast<double>(UpdateFormat::kMaxOffsetI16);
-  static constexpr std::size_t kBlock = kPackBlockI16;
-  static const std::int16_t* rows(const TrainData& d) { return d.x16; }
-  static double dot(const KernelTable& t, const std::int16_t* x, const std::int16_t* z, std::size_t n) {
-    return static_cast<double>(t.dot_i16(x, z, n));
-  }
-  static void dot_rows(const KernelTable& t, const std::int16_t* x, std::size_t rows, const float* w,
-                       std::size_t n, float* out) {
-    t.dot_rows_i16_f32(x, n, rows, w, n, out);
-  }
-  static std::size_t update(const KernelTable& t, std::int16_t* z, const std::int16_t* x, float a,
-                            const Offset* c, std::size_t n, Dither& dither) {
-    return t.update_i16(z, x, a, c, n, dither);
-  }
-  static std::size_t update_dot(const KernelTable& t, std::int16_t* z, const std::int16_t* x, float a,
-                                const Offset* c, std::size_t n, Dither& dither, const std::int16_t* x_next,
-                                double* dot) {
-    return update_dot_int(t.update_dot_i16, z, x, a, c, n, dither, x_next, dot);
-  }
-  static void accumulate(const KernelTable& t, float* g, const float* a, const std::int16_t* x,
-                         std::size_t rows, std::size_t n) {
-    t.axpy_rows_i16_f32(a, x, n, rows, g, n);
-  }
-  static bool shrink(const KernelTable& t, std::int16_t* z, double k, const Offset* zero, std::size_t n,
-                     Dither& dither) {
-    return shrink_int(t.update_i16, z, k, zero, n, dither, kFrac);
   }
 };
 
