@@ -14,7 +14,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "divergence.hpp"
+#include "epoch_loop.hpp"
 #include "losses.hpp"
 #include "sampling.hpp"
 #include "lpcore/rng.hpp"
@@ -60,46 +60,8 @@ class FloatGradTrainer {
     std::copy(intercept0, intercept0 + K_, b_.begin());
     FloatGradResult out;
     FitResult& fit = out.fit;
-    DivergenceWatch watch(0.0);  // set from the objective at the start
-    for (std::size_t epoch = 0;; ++epoch) {
-      const auto t0 = std::chrono::steady_clock::now();
-      poll_.add(kEpochWork);
-      const Evaluation ev = full_pass();
-      if (epoch == 0) {
-        fit.initial_objective = ev.objective;
-        fit.initial_grad_norm = ev.grad_norm;
-        watch = DivergenceWatch(ev.objective);
-      } else {
-        fit.history.back().objective = ev.objective;
-        fit.history.back().grad_norm = ev.grad_norm;
-        if (cfg_.verbose > 0) report(epoch, fit.history.back(), out.shrinkage.back());
-      }
-      if (const Divergence why = watch.check(ev.objective, ev.grad_norm); why != Divergence::none) {
-        fit.diverged = true;
-        fit.divergence = static_cast<int>(why);
-        break;
-      }
-      if (epoch > 0 && cfg_.epoch_hook && cfg_.epoch_hook(epoch, fit.history.back(), w_.data(), b_.data())) {
-        fit.stopped = true;
-        break;
-      }
-      if (ev.grad_norm <= cfg_.tol * fit.initial_grad_norm) {
-        fit.converged = true;
-        break;
-      }
-      if (epoch == cfg_.max_iter) break;
-      const auto t1 = std::chrono::steady_clock::now();
-      ShrinkageRecord shrink;
-      const double overflow = inner_loop(shrink);
-      EpochRecord rec;
-      rec.inner_seconds = seconds_since(t1);
-      rec.seconds = seconds_since(t0);
-      rec.saturated = overflow;
-      rec.scale = 1.0;
-      fit.history.push_back(rec);
-      out.shrinkage.push_back(shrink);
-      fit.n_iter = epoch + 1;
-    }
+    run_epochs(*this, cfg_, poll_, fit);
+    out.shrinkage = std::move(shrinkage_);
     fit.coef = w_;
     fit.centre.assign(K_ * d_, 0.0f);
     fit.intercept = b_;
@@ -113,6 +75,27 @@ class FloatGradTrainer {
   struct Evaluation {
     double objective, grad_norm;
   };
+
+  // ---- run_epochs' side (epoch_loop.hpp) ----
+  template <class Trainer>
+  friend void lpcore::run_epochs(Trainer&, const SolverConfig&, InterruptPoll&, FitResult&);
+
+  Evaluation begin_epoch(std::size_t) { return full_pass(); }
+  std::vector<float> coefficients() const { return w_; }
+  const double* intercepts() const { return b_.data(); }
+  bool stop_early(const Evaluation&, const std::vector<EpochRecord>&) const { return false; }
+
+  EpochRecord run_epoch(std::size_t, const Evaluation&) {
+    const auto t1 = std::chrono::steady_clock::now();
+    ShrinkageRecord shrink;
+    const double overflow = inner_loop(shrink);
+    EpochRecord rec;
+    rec.inner_seconds = seconds_since(t1);
+    rec.saturated = overflow;
+    rec.scale = 1.0;
+    shrinkage_.push_back(shrink);
+    return rec;
+  }
 
   bool svrg() const { return cfg_.method == Method::svrg; }
   const float* row(std::size_t i) const { return data_.x32 + i * d_; }
@@ -236,7 +219,8 @@ class FloatGradTrainer {
     return rec.overflow_fraction;
   }
 
-  void report(std::size_t epoch, const EpochRecord& r, const ShrinkageRecord& s) const {
+  void report(std::size_t epoch, const EpochRecord& r) const {
+    const ShrinkageRecord& s = shrinkage_.back();
     std::fprintf(stderr,
                  "lpcore epoch %zu: objective %.9g  |grad| %.3e  %.4f s  q min %.3g mean %.3g  flushed %.3g%%  "
                  "step x%.3g\n",
@@ -260,6 +244,7 @@ class FloatGradTrainer {
   const sampling::SampleWeights weight_;  // read by the full pass
   const double inv_total_;                // 1 / the sum of the sample weights (1 / n without weights)
   double q_hat_ = 1.0;  // running estimate of q (no evidence of shrinkage yet)
+  std::vector<ShrinkageRecord> shrinkage_;  // one per epoch, aligned with the history
   sampling::RowSampler sampler_;
   Xorshift128p4 rounding_;
   InterruptPoll poll_{cfg_.interrupt_check};

@@ -21,7 +21,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "divergence.hpp"
+#include "epoch_loop.hpp"
 #include "losses.hpp"
 #include "sampling.hpp"
 #include "lpcore/dither.hpp"
@@ -196,72 +196,7 @@ class Trainer {
   FitResult run(const float* coef0, const double* intercept0) {
     initialize(coef0, intercept0);
     FitResult out;
-    Evaluation previous{};  // at the start of the previous epoch
-    DivergenceWatch watch(0.0);  // set from the objective at the start
-    std::vector<double> grad_norms;  // at the end of each epoch, the start's first
-    for (std::size_t epoch = 0;; ++epoch) {
-      const auto t0 = std::chrono::steady_clock::now();
-      poll_.add(kEpochWork);
-      if (halp()) recenter();
-      if (centred_penalty()) {
-        anchor_.assign(z_.begin(), z_.end());
-        pull_k_ = std::numeric_limits<double>::quiet_NaN();  // pull_ is of the previous anchor
-      }
-      const Evaluation ev = full_pass();
-      if (epoch == 0) {
-        out.initial_objective = ev.objective;
-        out.initial_grad_norm = ev.grad_norm;
-        watch = DivergenceWatch(ev.objective);
-      } else {
-        out.history.back().objective = ev.objective;
-        out.history.back().grad_norm = ev.grad_norm;
-        if (cfg_.verbose > 0) report(epoch, out.history.back());
-      }
-      if (const Divergence why = watch.check(ev.objective, ev.grad_norm); why != Divergence::none) {
-        out.diverged = true;
-        out.divergence = static_cast<int>(why);
-        break;
-      }
-      if (epoch > 0 && cfg_.epoch_hook && cfg_.epoch_hook(epoch, out.history.back(), coefficients().data(), b_.data())) {
-        out.stopped = true;
-        break;
-      }
-      if (ev.grad_norm <= cfg_.tol * (cfg_.tol_reference > 0 ? cfg_.tol_reference : out.initial_grad_norm)) {
-        out.converged = true;
-        break;
-      }
-      grad_norms.push_back(ev.grad_norm);
-      if (stalled(grad_norms, out.history)) {
-        out.stalled = true;
-        break;
-      }
-      if (epoch == cfg_.max_iter) break;
-      if (halp()) {
-        if (cfg_.adapt_mu && epoch > 0)
-          adapt_mu(out.history.back().saturated,
-                   ev.grad_norm > previous.grad_norm && ev.objective > previous.objective);
-        else if (cfg_.adapt_mu && cfg_.prior_saturated >= 0)
-          adapt_mu(cfg_.prior_saturated, false);  // from the previous run's last epoch (partial_fit)
-        // The grid must reach ||w* - w~|| <= ||g~|| / mu with 2^(b-1) - 1 steps.
-        const double s = ev.coef_grad_norm / (mu_ * Ops::kQmax);
-        if (s > 0 && std::isfinite(s)) s_ = s;
-      }
-      previous = ev;
-      if (cfg_.method != Method::sgd) prepare_offsets();
-      step_ = -cfg_.eta / s_;
-      const auto t1 = std::chrono::steady_clock::now();
-      const std::size_t saturated = inner_loop();
-      EpochRecord rec;
-      rec.inner_seconds = seconds_since(t1);
-      rec.seconds = seconds_since(t0);
-      rec.scale = s_;
-      if (halp()) rec.mu = mu_;
-      const std::size_t features = cfg_.n_features > 0 ? cfg_.n_features : d_;
-      const double updates = static_cast<double>(cfg_.epoch_length) * static_cast<double>(K_ * features);
-      rec.saturated = updates > 0 ? static_cast<double>(saturated) / updates : 0.0;
-      out.history.push_back(rec);
-      out.n_iter = epoch + 1;
-    }
+    run_epochs(*this, cfg_, poll_, out);
     out.coef = coefficients();
     out.centre.assign(K_ * d_, 0.0f);
     if constexpr (Ops::kLowPrecision) {
@@ -280,6 +215,52 @@ class Trainer {
   struct Evaluation {
     double objective, grad_norm, coef_grad_norm;
   };
+
+  // ---- run_epochs' side (epoch_loop.hpp) ----
+  template <class Trainer>
+  friend void lpcore::run_epochs(Trainer&, const SolverConfig&, InterruptPoll&, FitResult&);
+
+  Evaluation begin_epoch(std::size_t) {
+    if (halp()) recenter();
+    if (centred_penalty()) {
+      anchor_.assign(z_.begin(), z_.end());
+      pull_k_ = std::numeric_limits<double>::quiet_NaN();  // pull_ is of the previous anchor
+    }
+    return full_pass();
+  }
+
+  const double* intercepts() const { return b_.data(); }
+
+  bool stop_early(const Evaluation& ev, const std::vector<EpochRecord>& history) {
+    grad_norms_.push_back(ev.grad_norm);
+    return stalled(grad_norms_, history);
+  }
+
+  EpochRecord run_epoch(std::size_t epoch, const Evaluation& ev) {
+    if (halp()) {
+      if (cfg_.adapt_mu && epoch > 0)
+        adapt_mu(last_saturated_, ev.grad_norm > previous_.grad_norm && ev.objective > previous_.objective);
+      else if (cfg_.adapt_mu && cfg_.prior_saturated >= 0)
+        adapt_mu(cfg_.prior_saturated, false);  // from the previous run's last epoch (partial_fit)
+      // The grid must reach ||w* - w~|| <= ||g~|| / mu with 2^(b-1) - 1 steps.
+      const double s = ev.coef_grad_norm / (mu_ * Ops::kQmax);
+      if (s > 0 && std::isfinite(s)) s_ = s;
+    }
+    previous_ = ev;
+    if (cfg_.method != Method::sgd) prepare_offsets();
+    step_ = -cfg_.eta / s_;
+    const auto t1 = std::chrono::steady_clock::now();
+    const std::size_t saturated = inner_loop();
+    EpochRecord rec;
+    rec.inner_seconds = seconds_since(t1);
+    rec.scale = s_;
+    if (halp()) rec.mu = mu_;
+    const std::size_t features = cfg_.n_features > 0 ? cfg_.n_features : d_;
+    const double updates = static_cast<double>(cfg_.epoch_length) * static_cast<double>(K_ * features);
+    rec.saturated = updates > 0 ? static_cast<double>(saturated) / updates : 0.0;
+    last_saturated_ = rec.saturated;
+    return rec;
+  }
 
   bool halp() const { return Ops::kLowPrecision && cfg_.method == Method::halp; }
   // fp32 SVRG (and HALP at 32 bits, which is SVRG) puts the penalty's
@@ -660,6 +641,9 @@ class Trainer {
   double mu_ = 0;    // HALP's mu: the one the coming epoch's scale is set with
   const double shrink_period_ = shrink_factor(kRefreshPeriod);
   double step_ = 0;  // -eta / s for the epoch: a sample's update is a = step_ * delta_phi * row scale
+  Evaluation previous_{};          // at the start of the previous epoch
+  double last_saturated_ = 0;      // the saturated fraction of the last epoch
+  std::vector<double> grad_norms_;  // at the end of each epoch, the start's first (the stall test)
   Dither dither_;
   InterruptPoll poll_{cfg_.interrupt_check};
   sampling::RowSampler sampler_;
