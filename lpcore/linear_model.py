@@ -670,6 +670,8 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
+    # scikit-learn reads an estimator's parameters from its __init__
+    # signature, so this one repeats the base class's and adds class_weight.
     def __init__(
         self,
         *,
