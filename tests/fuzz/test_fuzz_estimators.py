@@ -8,9 +8,11 @@ the zero model's, with finite predictions on its (finite) training data.
 Never a crash, a hang or another exception type.
 
 The data are drawn as shapes (0 and 1 included), dtypes, memory orders,
-magnitudes from subnormal to beyond float32, NaN and infinity, and label
-types; the parameters at, inside and beyond their bounds (one out-of-bounds
-parameter at a time, so that most cases reach the solver).
+magnitudes from subnormal to beyond float32, NaN and infinity, label types
+and several regression targets at once; sample weights (none, integer, with
+zeros, spanning 1e-300 to 1e300, or ones fit must refuse); the parameters
+at, inside and beyond their bounds (one out-of-bounds parameter at a time,
+so that most cases reach the solver). The objective is the weighted one.
 """
 
 from __future__ import annotations
@@ -144,7 +146,8 @@ def regression_targets(draw, signal, rng):
     n = signal.shape[0]
     y = signal * draw(st.sampled_from([1.0, 1e-3, 1e3, 1e-300, 1e20, 1e40, 1e300])) + 0.1 * rng.standard_normal(n)
     hostile = draw(st.integers(0, 3)) == 0
-    kind = draw(st.sampled_from(["float64", "float32", "int", "constant"] + (["column", "nan", "short"] if hostile else [])))
+    kind = draw(st.sampled_from(["float64", "float32", "int", "constant", "targets"]
+                                + (["column", "nan", "short"] if hostile else [])))
     with np.errstate(all="ignore"):
         if kind == "float32":
             y = y.astype(np.float32)
@@ -158,7 +161,34 @@ def regression_targets(draw, signal, rng):
             y = y[: max(n - 1, 0)]
         elif kind == "constant":
             y = np.full(n, 2.5)
+        elif kind == "targets":  # three targets: one model each, in one solver run
+            y = np.column_stack([y, -2.0 * y, np.full(n, 0.5)])
     return y, kind
+
+
+@st.composite
+def sample_weights(draw, n, rng):
+    """None mostly; else weights a fit must take, or (one draw in four) refuse."""
+    kind = draw(st.sampled_from(["none", "none", "integer", "spread", "scalar"]
+                                + (["negative", "nan", "short", "zeros"] if draw(st.integers(0, 3)) == 0 else [])))
+    if kind == "none":
+        return None, kind
+    w = rng.randint(0, 4, n).astype(np.float64)
+    if n:
+        w[0] = 1.0  # not all zero
+    if kind == "spread":
+        w = w * 10.0 ** rng.choice([-300, 0, 300], n)
+    elif kind == "scalar":
+        return 2.0, kind
+    elif kind == "negative" and n:
+        w[-1] = -1.0
+    elif kind == "nan" and n:
+        w[-1] = np.nan
+    elif kind == "short":
+        w = w[: max(n - 1, 0)]
+    elif kind == "zeros":
+        w[:] = 0.0
+    return w, kind
 
 
 @st.composite
@@ -191,25 +221,28 @@ def class_labels(draw, signal, rng):
     return y, kind
 
 
-def _objective(est, X, y, classification):
-    """The training objective of est, and of the zero model, on the float64 data."""
+def _objective(est, X, y, classification, w=None):
+    """The training objective of est, and of the zero model, on the float64 data, with weights w."""
     X = np.asarray(X, dtype=np.float64)
     W = np.atleast_2d(est.coef_).astype(np.float64)
     b = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
     S = X @ W.T + b
+    w = None if w is None else np.broadcast_to(np.asarray(w, dtype=np.float64), (len(X),))
+    mean = lambda v: float(np.average(v, weights=None if w is None else w / w.max()))  # noqa: E731
     if not classification:  # in units of max|y|, so that y near 1e300 gives no inf on either side
-        t = np.asarray(y, dtype=np.float64).reshape(-1)
+        t = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
         s = float(np.max(np.abs(t), initial=0.0))
         s = s if 0 < s < np.inf else 1.0
-        r = S[:, 0] / s - t / s
-        return 0.5 * np.mean(r * r) + 0.5 * est.alpha * float(np.sum((W / s) ** 2)), 0.5 * np.mean((t / s) ** 2)
+        r = S / s - t / s
+        return (0.5 * mean(np.sum(r * r, axis=1)) + 0.5 * est.alpha * float(np.sum((W / s) ** 2)),
+                0.5 * mean(np.sum((t / s) ** 2, axis=1)))
     penalty = 0.5 * est.alpha * float(np.sum(W * W))
     codes = np.searchsorted(est.classes_, np.asarray(y))
     if est.classes_.size == 2:
         t = np.where(codes == 1, 1.0, -1.0)
-        return np.mean(np.logaddexp(0.0, -t * S[:, 0])) + penalty, np.log(2.0)
+        return mean(np.logaddexp(0.0, -t * S[:, 0])) + penalty, np.log(2.0)
     picked = S[np.arange(S.shape[0]), codes]
-    return np.mean(logsumexp(S, axis=1) - picked) + penalty, np.log(est.classes_.size)
+    return mean(logsumexp(S, axis=1) - picked) + penalty, np.log(est.classes_.size)
 
 
 def _state(est):
@@ -234,7 +267,7 @@ def _same_state(a, b):
     return True
 
 
-def _check_fitted(est, X, y, classification):
+def _check_fitted(est, X, y, classification, w=None):
     coef, intercept = np.asarray(est.coef_), np.asarray(est.intercept_)
     assert np.isfinite(coef).all() and np.isfinite(intercept).all(), f"non-finite model: {coef} {intercept}"
     n = len(X)
@@ -255,24 +288,24 @@ def _check_fitted(est, X, y, classification):
         outputs = [est.predict_proba(far)] if classification else [est.predict(far)]
         assert all(np.isfinite(o).all() for o in outputs), f"non-finite output on {far.dtype} X at 3.4e38"
     with np.errstate(all="ignore"):
-        obj, zero = _objective(est, X, y, classification)
+        obj, zero = _objective(est, X, y, classification, w)
     assert obj <= zero + REL_SLACK * abs(zero) + ABS_SLACK, f"objective {obj!r} worse than the zero model's {zero!r}"
 
 
-def _fit_case(Est, params, X, y, refit, classification):
+def _fit_case(Est, params, X, y, refit, classification, w=None):
     """The whole case, run in a forked child; returns what happened, for the statistics."""
     est = Est(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            est.fit(X, y)
+            est.fit(X, y, sample_weight=w)
         except ALLOWED as exc:
             assert str(exc).strip(), f"{type(exc).__name__} with no message"
             assert not hasattr(est, "n_iter_") and not hasattr(est, "coef_"), "a failed fit left fitted state"
             return f"raised {type(exc).__name__}"
-        _check_fitted(est, X, y, classification)
+        _check_fitted(est, X, y, classification, w)
         if isinstance(params["random_state"], int):  # the same seed, on one thread: the same model
-            again = Est(**dict(params, n_jobs=1)).fit(X, y)
+            again = Est(**dict(params, n_jobs=1)).fit(X, y, sample_weight=w)
             assert np.array_equal(again.coef_, est.coef_) and np.array_equal(again.intercept_, est.intercept_), \
                 "the same random_state gave another model (n_jobs=1 against the drawn n_jobs)"
         if refit is None:
@@ -280,19 +313,19 @@ def _fit_case(Est, params, X, y, refit, classification):
         before = _state(est)
         est.set_params(**refit)
         try:
-            est.fit(X, y)
+            est.fit(X, y, sample_weight=w)
         except ALLOWED as exc:
             assert str(exc).strip(), f"{type(exc).__name__} with no message"
             est.set_params(**{k: before[k] for k in refit})
             assert _same_state(before, _state(est)), "a failed refit changed the estimator"
             return f"refit raised {type(exc).__name__}"
-        _check_fitted(est, X, y, classification)
+        _check_fitted(est, X, y, classification, w)
         return "refitted"
 
 
-def _run(Est, params, X, y, refit, classification):
+def _run(Est, params, X, y, refit, classification, w=None):
     note(f"{Est.__name__}({params}); refit with {refit}")
-    outcome = isolated(_fit_case, Est, params, X, y, refit, classification, timeout=60)
+    outcome = isolated(_fit_case, Est, params, X, y, refit, classification, w, timeout=60)
     event(outcome)
 
 
@@ -310,8 +343,9 @@ REFITS = st.one_of(st.none(), st.fixed_dictionaries({
 def test_estimator_contract(Est, targets, data, params, refit):
     X, signal, rng, *what = data.draw(features())
     y, y_kind = data.draw(targets(signal, rng))
-    note(f"X: {what}, y: {y_kind}")
-    _run(Est, params, X, y, refit, classification=Est is LowPrecisionClassifier)
+    w, w_kind = data.draw(sample_weights(len(signal), rng))
+    note(f"X: {what}, y: {y_kind}, sample_weight: {w_kind}")
+    _run(Est, params, X, y, refit, Est is LowPrecisionClassifier, w)
 
 
 @pytest.mark.parametrize("Est", [LowPrecisionRegressor, LowPrecisionClassifier])

@@ -366,7 +366,7 @@ def fit_bindings(draw):
                       sq_err=per_row(np.float64), n_threads=pick([1, 2, 3], [0, 5000]))
         return name, (X, bits, out), kwargs
     loss = draw(st.sampled_from(["squared", "logistic", "multinomial"]))
-    k = pick([2, 3, 5] if loss == "multinomial" else [1], [0, 1, 2])
+    k = pick({"multinomial": [2, 3, 5], "squared": [1, 2, 3]}.get(loss, [1]), [0, 1, 2])
     dtype = "float32" if name == "fit_float_grad" else draw(st.sampled_from(["float32", "int8", "int16"]))
     if dtype == "float32":
         X = (rng.standard_normal((n, d)) * draw(st.sampled_from([1.0, 1e-30, 1e30]))).astype(np.float32)
@@ -375,11 +375,22 @@ def fit_bindings(draw):
         X = rng.randint(-lim, lim + 1, (n, d)).astype(dtype)
     if draw(st.integers(0, 7)) == 0:
         X = np.asfortranarray(X)
-    labels = {"squared": rng.standard_normal(n), "logistic": rng.choice([-1.0, 1.0], n),
+    per_row = k if loss == "squared" else 1  # the squared loss has a target per output
+    labels = {"squared": rng.standard_normal(n * per_row), "logistic": rng.choice([-1.0, 1.0], n),
               "multinomial": rng.randint(0, max(k, 1), n).astype(np.float64)}[loss]
     if n and draw(st.integers(0, 9)) == 0:  # a label the loss cannot take
         labels[rng.randint(n)] = draw(st.sampled_from([-1.0, 0.5, float(k), 1e9, np.nan, np.inf]))
-    y = np.resize(labels, off(n))
+    y = np.resize(labels, off(n) * per_row)
+    if draw(st.integers(0, 3)) == 0:
+        y = y.reshape(len(y) // per_row, per_row) if per_row and len(y) else y  # as the estimators pass K targets
+    weights = None
+    if draw(st.integers(0, 2)) == 0:  # sample weights, one draw in ten a bad one
+        good = [0.0, 1.0, 2.5, 1e-300, 1e300]
+        weights = np.resize(rng.choice(pick([good], [good + [-1.0, np.nan, np.inf], [0.0], [1e308]])), off(n))
+        if draw(st.integers(0, 9)) == 0:
+            weights = weights.astype(np.float32)
+    hooks = [None, lambda *a: False, lambda *a: True, lambda *a: 1 / 0, lambda *a: "stop", 3]
+    extra = dict(sample_weight=weights, epoch_hook=draw(st.sampled_from(hooks)))
     row_scale = None if draw(st.integers(0, 9)) == 0 else np.abs(rng.standard_normal(off(n))).astype(np.float32) + 0.01
     coef0 = np.zeros((k, off(d)), np.float32)
     intercept0 = np.zeros(off(k))
@@ -399,8 +410,9 @@ def fit_bindings(draw):
     cfg.n_features = pick([d, max(d - 1, 0), 0], [d + 1, 2**40])
     cfg.seed = draw(st.integers(0, 2**64 - 1))
     cfg.stop_on_stall = draw(st.booleans())
+    cfg.prior_saturated = pick([-1.0, 0.0, 0.5], [float("nan"), 2.0])
     if name == "fit":
-        return name, (X, row_scale, y, coef0, intercept0, cfg), {}
+        return name, (X, row_scale, y, coef0, intercept0, cfg), extra
     grad = _core.FloatGradConfig()
     for field, values in (("format", [0, 1, 2, 3, 4, 5, -1]), ("rounding", [0, 1, 2, 3]), ("overflow", [0, 1, 2])):
         try:
@@ -411,7 +423,7 @@ def fit_bindings(draw):
     grad.loss_scale = pick([1.0, 1e3], [0.0, -1.0, float("inf")])
     grad.compensate = draw(st.booleans())
     grad.q_floor = pick([0.0, 0.1, 1.0], [-1.0])
-    return name, (X, y, coef0, intercept0, cfg, grad), {}
+    return name, (X, y, coef0, intercept0, cfg, grad), extra
 
 
 @FUZZ
