@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -73,83 +74,98 @@ class SampleWeights {
 // row has threshold 0 and never gets drawn: it is paired with a large row
 // before the pairing can run out of them, which would take a rounding error
 // of a whole unit in the sum of the q.
-class AliasTable {
- public:
-  AliasTable() = default;
-  AliasTable(const double* w, std::size_t n) : n_(n), entries_(n) {
-    const double total = total_weight(w, n);
-    std::vector<double> q(n);
-    std::vector<std::size_t> small, large;
-    for (std::size_t i = 0; i < n; ++i) {
-      q[i] = (w[i] * static_cast<double>(n)) / total;
-      (q[i] < 1.0 ? small : large).push_back(i);
-    }
-    while (!small.empty() && !large.empty()) {
-      const std::size_t s = small.back(), l = large.back();
-      small.pop_back();
-      large.pop_back();
-      entries_[s] = {threshold(q[s]), l};
-      q[l] -= 1.0 - q[s];  // l gives column s the rest of its unit
-      (q[l] < 1.0 ? small : large).push_back(l);
-    }
-    // Whatever is left holds q = 1 up to rounding: the column is its own row.
-    for (const std::size_t i : large) entries_[i] = {kAlways, i};
-    for (const std::size_t i : small) entries_[i] = {kAlways, i};
-  }
-
-  bool empty() const { return n_ == 0; }
-
-  std::size_t row(std::uint64_t r) const {
-    const unsigned __int128 p = static_cast<unsigned __int128>(r) * n_;
-    const auto c = static_cast<std::size_t>(p >> 64);
-    const Entry& e = entries_[c];
-    return static_cast<std::uint64_t>(p) < e.threshold ? c : e.alias;
-  }
-
-  void prefetch(std::uint64_t r) const { prefetch_line(&entries_[uniform_index(r, n_)]); }
-
- private:
-  struct Entry {
-    std::uint64_t threshold;
-    std::size_t alias;
-  };
-  static constexpr std::uint64_t kAlways = std::numeric_limits<std::uint64_t>::max();
-  // 2^64 q for q in [0, 1): exact in double, and below 2^64.
-  static std::uint64_t threshold(double q) { return static_cast<std::uint64_t>(std::ldexp(std::max(q, 0.0), 64)); }
-
-  std::size_t n_ = 0;
-  LargeArray<Entry> entries_;
+struct AliasEntry {
+  std::uint64_t threshold;
+  std::uint64_t alias;
 };
 
-// The rows of a training loop: uniform without weights, else from the alias
-// table. A weighted draw's table entry is prefetched kAhead draws before it is
-// read (a random read of 16 bytes per draw, out of cache for large n); the
-// sequence of rows is that of resolving the random words in order.
+// Vose's algorithm: calls put(c, entry) once for every column c.
+template <class Put>
+void build_alias_table(const double* w, std::size_t n, Put put) {
+  constexpr std::uint64_t kAlways = std::numeric_limits<std::uint64_t>::max();
+  // 2^64 q for q in [0, 1): exact in double, and below 2^64.
+  const auto threshold = [](double q) { return static_cast<std::uint64_t>(std::ldexp(std::max(q, 0.0), 64)); };
+  const double total = total_weight(w, n);
+  std::vector<double> q(n);
+  std::vector<std::size_t> small, large;
+  for (std::size_t i = 0; i < n; ++i) {
+    q[i] = (w[i] * static_cast<double>(n)) / total;
+    (q[i] < 1.0 ? small : large).push_back(i);
+  }
+  while (!small.empty() && !large.empty()) {
+    const std::size_t s = small.back(), l = large.back();
+    small.pop_back();
+    large.pop_back();
+    put(s, AliasEntry{threshold(q[s]), l});
+    q[l] -= 1.0 - q[s];  // l gives column s the rest of its unit
+    (q[l] < 1.0 ? small : large).push_back(l);
+  }
+  // Whatever is left holds q = 1 up to rounding: the column is its own row.
+  for (const std::size_t i : large) put(i, AliasEntry{kAlways, i});
+  for (const std::size_t i : small) put(i, AliasEntry{kAlways, i});
+}
+
+// Where a sampler reads column c's alias entry: at base + c * stride bytes,
+// in a table of its own or in a per-row record the step reads anyway (the
+// solver's, which saves a random cache line per weighted step). Null base:
+// no weights.
+struct AliasEntries {
+  const unsigned char* base = nullptr;
+  std::size_t stride = 0;
+
+  const void* address(std::size_t c) const { return base + c * stride; }
+  AliasEntry at(std::size_t c) const {
+    AliasEntry e;
+    std::memcpy(&e, address(c), sizeof e);
+    return e;
+  }
+};
+
+// The rows of a training loop: uniform without weights, else through the
+// alias entries. A weighted draw's entry is prefetched kAhead draws before it
+// is read (a random read per draw, out of cache for large n); the sequence
+// of rows is that of resolving the random words in order.
 class RowSampler {
  public:
+  // Weights (or null) with a table of the sampler's own.
   RowSampler(std::uint64_t seed, std::size_t n, const double* weights) : rng_(seed), n_(n) {
     if (weights == nullptr) return;
-    table_ = AliasTable(weights, n);
-    for (std::uint64_t& r : pending_) {
-      r = rng_.next();
-      table_.prefetch(r);
-    }
+    own_ = LargeArray<AliasEntry>(n);
+    build_alias_table(weights, n, [this](std::size_t c, const AliasEntry& e) { own_[c] = e; });
+    start({reinterpret_cast<const unsigned char*>(own_.data()), sizeof(AliasEntry)});
+  }
+  // Entries kept elsewhere (their owner writes them before the first next()).
+  RowSampler(std::uint64_t seed, std::size_t n, AliasEntries entries) : rng_(seed), n_(n) {
+    if (entries.base != nullptr) start(entries);
   }
 
   std::size_t next() {
-    if (table_.empty()) return uniform_index(rng_.next(), n_);
+    if (entries_.base == nullptr) return uniform_index(rng_.next(), n_);
     const std::uint64_t r = pending_[head_];
     pending_[head_] = rng_.next();
-    table_.prefetch(pending_[head_]);
+    prefetch_line(entries_.address(uniform_index(pending_[head_], n_)));
     head_ = (head_ + 1) % kAhead;
-    return table_.row(r);
+    const unsigned __int128 p = static_cast<unsigned __int128>(r) * n_;
+    const auto c = static_cast<std::size_t>(p >> 64);
+    const AliasEntry e = entries_.at(c);
+    return static_cast<std::uint64_t>(p) < e.threshold ? c : static_cast<std::size_t>(e.alias);
   }
 
  private:
   static constexpr std::size_t kAhead = 16;
+
+  void start(AliasEntries entries) {
+    entries_ = entries;
+    for (std::uint64_t& r : pending_) {
+      r = rng_.next();
+      prefetch_line(entries_.address(uniform_index(r, n_)));
+    }
+  }
+
   Xorshift128p rng_;
   std::size_t n_;
-  AliasTable table_;
+  LargeArray<AliasEntry> own_;
+  AliasEntries entries_;
   std::uint64_t pending_[kAhead] = {};
   std::size_t head_ = 0;
 };

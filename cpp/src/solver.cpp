@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -177,13 +178,17 @@ class Trainer {
       : t_(t), data_(data), cfg_(cfg), n_(data.n), d_(data.d), K_(cfg.n_outputs),
         Ky_(targets_per_row(cfg.loss, K_)), x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_),
         dots_(K_), g_(K_ * d_), gb_(K_), block_dot_(K_ * kPassRows), block_coef_(K_ * kPassRows),
-        stride_((1 + Ky_ + 2 * K_ + 3) / 4 * 4), rows_(n_ * stride_), weight_(data.sample_weight, n_),
-        inv_total_(1.0 / weight_.total()), dither_(seed(1)), sampler_(seed(2), n_, data.sample_weight),
-        offset_draws_(seed(4)) {
+        stride_((alias_slot() + (data.sample_weight != nullptr ? 2 : 0) + 3) / 4 * 4), rows_(n_ * stride_),
+        weight_(data.sample_weight, n_), inv_total_(1.0 / weight_.total()), dither_(seed(1)),
+        sampler_(seed(2), n_, alias_entries(data)), offset_draws_(seed(4)) {
     for (std::size_t i = 0; i < n_; ++i) {
       record(i)[0] = Ops::kLowPrecision ? static_cast<double>(data.row_scale[i]) : 1.0;
       std::copy(data.y + i * Ky_, data.y + (i + 1) * Ky_, record(i) + 1);
     }
+    if (data.sample_weight != nullptr)
+      sampling::build_alias_table(data.sample_weight, n_, [this](std::size_t c, const sampling::AliasEntry& e) {
+        std::memcpy(record(c) + alias_slot(), &e, sizeof e);
+      });
     if (cfg.method != Method::sgd) {
       c_.assign(K_ * d_, Offset{0});
       if constexpr (Ops::kLowPrecision) c_float_.assign(K_ * d_, 0.0f);
@@ -270,8 +275,16 @@ class Trainer {
   std::uint64_t seed(std::uint64_t stream) const { return sampling::stream_seed(cfg_.seed, stream); }
   const T* row(std::size_t i) const { return x_ + i * d_; }
   // Row i's record: [row scale, targets y_i (Ky), anchor derivative phi_ik (K),
-  // HALP's x_i . w_base_k (K)].
+  // HALP's x_i . w_base_k (K)], and with sample weights column i's alias entry
+  // (sampling.hpp; 16 bytes, from alias_slot()): a weighted draw reads it in
+  // the record of its column, which is the drawn row's whenever the column
+  // keeps its row, so a step reads no more cache lines than without weights.
   double* record(std::size_t i) { return rows_.data() + i * stride_; }
+  std::size_t alias_slot() const { return 1 + Ky_ + 2 * K_; }
+  sampling::AliasEntries alias_entries(const TrainData& data) const {
+    if (data.sample_weight == nullptr) return {};
+    return {reinterpret_cast<const unsigned char*>(rows_.data() + alias_slot()), stride_ * sizeof(double)};
+  }
   const double* record(std::size_t i) const { return rows_.data() + i * stride_; }
   double row_scale(std::size_t i) const { return record(i)[0]; }
   const double* targets(std::size_t i) const { return record(i) + 1; }
@@ -627,7 +640,7 @@ class Trainer {
   std::vector<float> block_dot_, block_coef_;
   // Per-row records (see record()), one allocation so that a random sample
   // touches one more cache line, not four arrays; in large pages for the TLB.
-  const std::size_t stride_;  // doubles per record: 1 + Ky + 2K rounded up to 32 bytes
+  const std::size_t stride_;  // doubles per record: 1 + Ky + 2K (+ 2 with weights) rounded up to 32 bytes
   LargeArray<double> rows_;
   const sampling::SampleWeights weight_;  // read by the full pass
   const double inv_total_;                // 1 / the sum of the weights (1 / n without weights)
