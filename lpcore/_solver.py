@@ -15,11 +15,14 @@ call (:func:`lpcore._data.prepare`), runs the solver and hands back one
 * **Escalation.** HALP at 8 bits with ``mu="auto"`` stops when it stalls
   (the full-gradient norm fell by less than half over 4 epochs with no
   saturation: ``kStallWindow`` in ``cpp/include/lpcore/solver.hpp``) and
-  goes on from where it stopped at 16 bits, data and model, for the epochs
-  left. The 8-bit rows are released before the 16-bit ones are made.
+  goes on from where it stopped with a 16-bit model on the same 8-bit rows
+  (D8M16) for the epochs left.
 
-Every run's epochs go into the history, with the step size and width of
-each, so a user sees what happened (``history_["eta"]``, ``history_["bits"]``).
+The data's width and the model's are separate (``data_bits`` and ``bits``):
+the rows are made once, at ``data_bits``, and the solver runs a ``bits``-bit
+model on them (``SolverConfig.bits``). Every run's epochs go into the
+history, with the step size and widths of each, so a user sees what
+happened (``history_["eta"]``, ``history_["bits"]``, ``history_["data_bits"]``).
 """
 
 from __future__ import annotations
@@ -43,13 +46,24 @@ LOSS_CURVATURE = {"squared": 1.0, "logistic": 0.25, "multinomial": 0.5}
 LOSSES = {"squared": _core.Loss.squared, "logistic": _core.Loss.logistic, "multinomial": _core.Loss.multinomial}
 METHODS = {"sgd": _core.Method.sgd, "svrg": _core.Method.svrg, "halp": _core.Method.halp}
 
-# mu="auto": HALP's starting mu; the solver then halves it after an epoch
-# with more than 0.1% saturated updates and quadruples it after one in which
-# the gradient norm and the objective both grew (cpp/include/lpcore/solver.hpp).
-# Chosen on a sweep of 15 problems, 3 seeds each (docs/algorithms.md, "Choosing
-# mu"): of the starts 0.3, 1, 3 and 10, 3 needed the fewest epochs and reached
-# tol in the most runs.
-MU_START = 3.0
+# mu="auto": HALP's starting mu, by the model's width; the solver then halves
+# it after an epoch with more than 0.1% saturated updates and quadruples it
+# after one in which the gradient norm and the objective both grew
+# (cpp/include/lpcore/solver.hpp). 8 bits: chosen on a sweep of 15 problems, 3
+# seeds each (docs/algorithms.md, "Choosing mu"): of the starts 0.3, 1, 3 and
+# 10, 3 needed the fewest epochs and reached tol in the most runs. 16 bits: the
+# grid has 2^8 times the steps, so a grid 10x wider than the 8-bit start's is
+# still 25x finer, and it saturates far less often (each halving costs an
+# epoch).
+MU_START = {8: 3.0, 16: 0.3}
+
+# data_bits="auto": the data's width for each model width. The step's cost out
+# of cache is its random row read, so the rows are as narrow as a model allows;
+# a 16-bit model runs on 8-bit rows (D8M16). fp32 keeps fp32 rows.
+AUTO_DATA_BITS = {8: 8, 16: 8, 32: 32}
+
+# The (data_bits, bits) pairs the solver runs (cpp/src/solver.cpp, fit()).
+WIDTH_PAIRS = {(8, 8), (16, 16), (32, 32), (8, 16)}
 
 # eta="auto" restarts a diverged fit with eta / ETA_BACKOFF, at most
 # MAX_BACKOFFS times (2^12 = 4096x below the rule's step). Halving loses at
@@ -74,6 +88,23 @@ DIVERGENCE_CAUSES = {
     2: "the objective rose above its value at the start",
     3: "the objective gave back more than half of the progress it had made",
 }
+
+
+def data_width(data_bits, bits: int) -> int:
+    """The data's width for a ``bits``-bit model: ``data_bits``, or its
+    "auto" choice (AUTO_DATA_BITS). Raises ValueError for a pair the solver
+    does not run."""
+    resolved = AUTO_DATA_BITS[bits] if isinstance(data_bits, str) else int(data_bits)
+    if (resolved, bits) not in WIDTH_PAIRS:
+        wider = resolved > bits
+        raise ValueError(
+            f"data_bits={data_bits!r} with bits={bits} is not supported: "
+            + ("the data cannot be finer than the model; " if wider else "")
+            + "the pairs are data and model at the same width (8, 16 or 32 bits), or 8-bit data under a "
+            "16-bit model (data_bits=8, bits=16); data_bits='auto' picks "
+            + ", ".join(f"{d} for bits={b}" for b, d in AUTO_DATA_BITS.items())
+        )
+    return resolved
 
 
 def step_size(row_sq_norms: np.ndarray, loss: str, alpha: float, fit_intercept: bool, sample_weight=None) -> float:
@@ -144,7 +175,7 @@ class Start:
     mu: float | None = None  # HALP's adapted mu
     eta: float | None = None  # partial_fit: the step size (eta="auto" chose it on the first chunk)
     delta: float | None = None  # partial_fit: LP-SGD / LP-SVRG's grid (delta="auto")
-    bits: int | None = None  # partial_fit: the width the model is at
+    bits: int | None = None  # partial_fit: the width the model is at (the data's follows from data_bits)
     chunk: int = 0  # partial_fit: chunks trained on so far (varies the random streams)
     saturated: float = -1.0  # partial_fit: the last epoch's saturated fraction (adapts HALP's mu)
 
@@ -155,6 +186,7 @@ class Run:
 
     eta: float
     bits: int
+    data_bits: int
     result: object  # _core.FitResult
     shrinkage: dict | None = None
 
@@ -189,13 +221,14 @@ class Solution:
         return float(self.model_runs[0].result.initial_objective)
 
     def history(self) -> dict:
-        """Every epoch of every run, in order, with ``eta`` and ``bits`` per epoch."""
+        """Every epoch of every run, in order, with ``eta``, ``bits`` and ``data_bits`` per epoch."""
         keys = list(self.last.history)
         parts = [r.result.history for r in self.runs]
         out = {key: np.concatenate([np.asarray(p[key]) for p in parts]) for key in keys}
         lengths = [len(p[keys[0]]) for p in parts]
         out["eta"] = np.concatenate([np.full(m, r.eta) for m, r in zip(lengths, self.runs)])
-        out["bits"] = np.concatenate([np.full(m, r.bits, dtype=np.int64) for m, r in zip(lengths, self.runs)])
+        for key in ("bits", "data_bits"):
+            out[key] = np.concatenate([np.full(m, getattr(r, key), dtype=np.int64) for m, r in zip(lengths, self.runs)])
         return out
 
 
@@ -249,9 +282,10 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
     """
     kept = start if partial and start is not None else Start(np.empty(0), np.empty(0))
     bits = int(kept.bits if kept.bits is not None else est.bits)
+    data_bits = data_width(est.data_bits, bits)
     float_grad = est.grad_format is not None
     # The float-gradient statistics count every coordinate: no padding there.
-    data = prepare(X, bits, pad=not float_grad, n_jobs=est.n_jobs)
+    data = prepare(X, data_bits, pad=not float_grad, n_jobs=est.n_jobs)
     n_samples, n_features = X.shape
     width = data.rows.shape[1]
     auto_eta = isinstance(est.eta, str)
@@ -274,12 +308,13 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
     cfg = _core.SolverConfig()
     cfg.method = METHODS[est.solver]
     cfg.loss = LOSSES[loss]
+    cfg.bits = bits
     cfg.alpha = float(est.alpha)
     cfg.adapt_mu = isinstance(est.mu, str)
     if not cfg.adapt_mu:
         cfg.mu = float(est.mu)
     else:  # with warm_start or partial_fit, carry on from the mu the previous fit adapted to
-        cfg.mu = start.mu if start is not None and start.mu is not None else MU_START
+        cfg.mu = start.mu if start is not None and start.mu is not None else MU_START.get(bits, 1.0)
         cfg.prior_saturated = kept.saturated  # partial_fit: mu goes on adapting from chunk to chunk
     cfg.delta = 1.0
     if bits != 32 and est.solver != "halp":
@@ -312,11 +347,11 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
         cfg.eta = eta
         if float_grad:
             out = _core.fit_float_grad(data.rows, y, coef0, intercept0, cfg, grad, backend, sample_weight, epoch_hook)
-            run = Run(eta, bits, out.fit, {key: np.asarray(v) for key, v in out.shrinkage.items()})
+            run = Run(eta, bits, data_bits, out.fit, {key: np.asarray(v) for key, v in out.shrinkage.items()})
         else:
             result = _core.fit(data.rows, data.row_scale, y, coef0, intercept0, cfg, backend, sample_weight,
                                epoch_hook)
-            run = Run(eta, bits, result)
+            run = Run(eta, bits, data_bits, result)
         solution.runs.append(run)
         result = run.result
         if result.diverged and backoff and backoffs < MAX_BACKOFFS:
@@ -335,20 +370,13 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
         if result.stalled and left > 0:
             say(
                 f"HALP at {bits} bits stalled after {solution.n_iter} epoch(s) (gradient norm "
-                f"{result.history['grad_norm'][-1]:.3g}); going on at {ESCALATED_BITS} bits for up to {left} epochs"
+                f"{result.history['grad_norm'][-1]:.3g}); going on with a {ESCALATED_BITS}-bit model on the "
+                f"{data_bits}-bit data for up to {left} epochs"
             )
-            # Release the narrow rows before making the wide ones.
-            model = (result.coef, np.asarray(result.intercept), float(result.mu))
-            reference = solution.initial_grad_norm
-            solution.data = data = None
-            bits = ESCALATED_BITS
-            data = prepare(X, bits, pad=True, n_jobs=est.n_jobs)
-            width = data.rows.shape[1]
-            coef0, intercept0, cfg.mu = _padded(model[0], width), model[1], model[2]
-            start_coef = _padded(start_coef, width)
-            solution.start_coef = start_coef
+            bits = cfg.bits = ESCALATED_BITS
+            coef0, intercept0, cfg.mu = result.coef, np.asarray(result.intercept), float(result.mu)
             cfg.max_iter = left
-            cfg.tol_reference = reference  # tol stays relative to the fit's start
+            cfg.tol_reference = solution.initial_grad_norm  # tol stays relative to the fit's start
             cfg.stop_on_stall = False
             continue
         break

@@ -117,8 +117,11 @@ def _dither(dither, random_state):
     return _core.Dither(seed_from(random_state))
 
 
-def _update(bits, z, x, a, c, random_state, dither, backend):
-    z, x = _pair(z, x, grid_array, bits=bits, name="z")
+def _update(bits, z, x, a, c, random_state, dither, backend, data_bits=None):
+    data_bits = bits if data_bits is None else data_bits
+    z, x = grid_array(z, bits, "z"), grid_array(x, data_bits, "x")
+    if z.ndim != 1 or z.shape != x.shape:
+        raise ValueError(f"expected two 1-D arrays of equal length, got shapes {z.shape} and {x.shape}")
     c = np.asarray(c)
     if c.dtype.kind not in "iu" or c.shape != z.shape:
         raise ValueError(f"c must be an integer array of the shape of z {z.shape}, got {c.dtype} {c.shape}")
@@ -137,7 +140,8 @@ def _update(bits, z, x, a, c, random_state, dither, backend):
         n_sat = _core.update_i8(out, x, a, packed, _dither(dither, random_state), check_backend(backend))
     else:
         packed = _core.pack_offsets_i16(np.ascontiguousarray(c, dtype=np.int32))
-        n_sat = _core.update_i16(out, x, a, packed, _dither(dither, random_state), check_backend(backend))
+        kernel = _core.update_i16 if data_bits == 16 else _core.update_i8_i16
+        n_sat = kernel(out, x, a, packed, _dither(dither, random_state), check_backend(backend))
     return out, int(n_sat)
 
 
@@ -202,6 +206,38 @@ def update_i16(z, x, a: float, c, *, random_state=None, dither=None, backend=Non
     (array([ 101, -100], dtype=int16), 0)
     """
     return _update(16, z, x, a, c, random_state, dither, backend)
+
+
+def update_i8_i16(z, x, a: float, c, *, random_state=None, dither=None, backend=None):
+    """Fused stochastic-rounding update of an int16 model by an int8 data row (D8M16).
+
+    :func:`update_i16` with ``x`` on the int8 grid: ``z <- clip(stochastic_round(z + a * x + c / 2**16))``,
+    ``c`` in Q16 (``|c| <= 2**29``). The kernel reads the row as ``256 x``
+    and rounds ``a`` to a multiple of ``2**-8`` (the same ``a x`` in Q16 as at
+    16 bits); the fast path covers ``|a| < 128``.
+
+    Examples
+    --------
+    >>> from lpcore import kernels
+    >>> kernels.update_i8_i16([1000, -1000], [100, 0], 0.5, [0, 0], random_state=0)
+    (array([ 1050, -1000], dtype=int16), 0)
+    """
+    return _update(16, z, x, a, c, random_state, dither, backend, data_bits=8)
+
+
+def dot_i8_i16(x, z, *, backend=None) -> int:
+    """Exact ``sum(x * z)`` of an int8 data row and an int16 model (int64 result, any length).
+
+    Examples
+    --------
+    >>> from lpcore import kernels
+    >>> kernels.dot_i8_i16([127, -3], [32767, 2])
+    4161403
+    """
+    x, z = grid_array(x, 8, "x"), grid_array(z, 16, "z")
+    if x.ndim != 1 or x.shape != z.shape:
+        raise ValueError(f"expected two 1-D arrays of equal length, got shapes {x.shape} and {z.shape}")
+    return _core.dot_i8_i16(x, z, check_backend(backend))
 
 
 def stream_sum(buf, *, backend=None) -> int:
@@ -288,10 +324,12 @@ __all__ = [
     "dot_f32",
     "dot_i8",
     "dot_i16",
+    "dot_i8_i16",
     "quantize_rows",
     "random_bytes",
     "stream_sum",
     "update_f32",
     "update_i8",
     "update_i16",
+    "update_i8_i16",
 ]

@@ -75,7 +75,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._data import BEYOND_FLOAT32, raise_problem
 from ._diagnostics import DivergenceError, SaturationWarning, divergence_message, warn_about
-from ._solver import Start, solve
+from ._solver import Start, data_width, solve
 
 try:  # scikit-learn 1.9's callbacks: set_callbacks, ProgressBar, ScoringMonitor
     from sklearn.callback import CallbackSupportMixin, with_callbacks
@@ -102,7 +102,7 @@ MAX_COUNT = 2**62
 
 # The parameters that take numbers: scikit-learn's constraints let True pass
 # as 1 and inf as a float, which here would only hide a mistake.
-_NUMERIC_PARAMS = ("bits", "eta", "alpha", "mu", "delta", "epoch_length", "max_iter", "tol", "grad_scaling", "n_jobs")
+_NUMERIC_PARAMS = ("bits", "data_bits", "eta", "alpha", "mu", "delta", "epoch_length", "max_iter", "tol", "grad_scaling", "n_jobs")
 
 
 # What scikit-learn's callback support keeps on the estimator during a fit,
@@ -161,6 +161,7 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "solver": [StrOptions({"halp", "svrg", "sgd"})],
         "bits": [Options(Integral, {8, 16, 32})],
+        "data_bits": [Options(Integral, {8, 16, 32}), StrOptions({"auto"})],
         "eta": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "mu": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -184,6 +185,7 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
         *,
         solver="halp",
         bits=8,
+        data_bits="auto",
         eta="auto",
         alpha=1e-4,
         mu="auto",
@@ -203,6 +205,7 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
     ):
         self.solver = solver
         self.bits = bits
+        self.data_bits = data_bits
         self.eta = eta
         self.alpha = alpha
         self.mu = mu
@@ -314,6 +317,7 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
         epoch).
         """
         self._check_grad_params()
+        data_width(self.data_bits, self.bits)  # a pair of widths the solver runs
         n_features = X.shape[1]
         metadata = {"sample_weight": sample_weight}
         ctx = self._init_callback_context(max_subtasks=None) if hasattr(self, "_init_callback_context") else None
@@ -341,6 +345,7 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
         self.history_ = history
         self.eta_ = last.eta
         self.bits_ = last.bits
+        self.data_bits_ = last.data_bits
         self.data_rounding_error_ = solution.data.rounding_error
         self.shrinkage_ = last.shrinkage
         self._coef = np.ascontiguousarray(result.coef[:, :n_features])
@@ -677,6 +682,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         *,
         solver="halp",
         bits=8,
+        data_bits="auto",
         eta="auto",
         alpha=1e-4,
         mu="auto",
@@ -696,7 +702,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         class_weight=None,
     ):
         super().__init__(
-            solver=solver, bits=bits, eta=eta, alpha=alpha, mu=mu, delta=delta, epoch_length=epoch_length,
+            solver=solver, bits=bits, data_bits=data_bits, eta=eta, alpha=alpha, mu=mu, delta=delta, epoch_length=epoch_length,
             max_iter=max_iter, tol=tol, fit_intercept=fit_intercept, warm_start=warm_start,
             random_state=random_state, verbose=verbose, grad_format=grad_format, grad_rounding=grad_rounding,
             grad_scaling=grad_scaling, step_compensation=step_compensation, n_jobs=n_jobs,

@@ -102,16 +102,27 @@ def round_offsets_reference(c, d: Dither) -> np.ndarray:
     return out
 
 
-def update_reference(z, x, a, c, seed, bits):
+def update_format(bits: int, data_bits: int | None):
+    """(multiplier's fractional bits, the row's widening factor) of the fused
+    update of a bits-bit model on data_bits-bit rows: the model's own format,
+    and for D8M16 a Q8 multiplier on the row widened to 256 x."""
+    if bits == 16 and data_bits == 8:
+        return 8, 256
+    return (8 if bits == 8 else 16), 1
+
+
+def update_reference(z, x, a, c, seed, bits, data_bits=None):
     """Exact fused update: floor((2^F z + r + c + A x) / 2^F), clipped to the grid.
 
     Returns (z_new, n_saturated). F = 8 (int8, dither r in [0, 2^8)) or
-    16 (int16, dither r in [0, 2^16)).
+    16 (int16, dither r in [0, 2^16)); for int8 rows under an int16 model
+    (data_bits=8, bits=16) A is drawn in Q8 and multiplies 256 x.
     """
-    frac = 8 if bits == 8 else 16
+    frac, widen = update_format(bits, data_bits)
     lim = 127 if bits == 8 else 32767
     d = Dither(seed)
-    A = d.multiplier(a, frac)
+    A = d.multiplier(a, frac) * widen
+    frac = 8 if bits == 8 else 16
     r = _dither_values(d, len(z), bits)
     z64, x64, c64 = (np.asarray(v, dtype=np.int64) for v in (z, x, c))
     # Python ints avoid overflow when A is huge.
@@ -305,10 +316,11 @@ def unpack(v: np.ndarray, block: int) -> np.ndarray:
     return out
 
 
-def update_with(d: Dither, z, x, a: float, c, bits: int):
+def update_with(d: Dither, z, x, a: float, c, bits: int, data_bits: int | None = None):
     """The fused update drawing from an existing Dither; c in natural order."""
+    frac, widen = update_format(bits, data_bits)
+    A = d.multiplier(a, frac) * widen
     frac, lim = (8, 127) if bits == 8 else (16, 32767)
-    A = d.multiplier(a, frac)
     r = _dither_values(d, len(z), bits)
     L = [int(zi) * 2**frac + int(ri) + int(ci) + A * int(xi) for zi, xi, ci, ri in zip(z, x, c, r)]
     v = [li >> frac for li in L]
@@ -423,10 +435,11 @@ def alias_table(w) -> list:
 
 
 def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, delta, epoch_length,
-                  max_iter, fit_intercept, seed, bits, adapt=False, sample_weight=None):
+                  max_iter, fit_intercept, seed, bits, adapt=False, sample_weight=None, data_bits=None):
     """Twin of lpcore::fit from a zero start with tol = 0.
 
-    bits 8/16: Xq is the integer data, row_scale its scales. bits 32: Xq is the
+    bits 8/16: Xq is the integer data, row_scale its scales (data_bits=8 with
+    bits=16: int8 rows under an int16 model, D8M16). bits 32: Xq is the
     float data (row_scale ignored) and the model is kept in float64. adapt:
     HALP's adaptive mu, from mu. y: (n,) or, for the squared loss with K
     outputs, (n, K).
@@ -578,7 +591,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
                     z[k] = z[k] + (c_exact[k] if vr else 0.0) + a * Xq[i]
                 else:
                     ck = c_q[k] if vr else np.zeros(dim, dtype=np.int64)
-                    z[k], hits = update_with(dither, z[k], Xq[i], float(np.float32(a)), ck, bits)
+                    z[k], hits = update_with(dither, z[k], Xq[i], float(np.float32(a)), ck, bits, data_bits)
                     sat += hits
                 if fit_intercept:
                     b[k] -= eta * (dk + (gb[k] * inv_n if vr else 0.0))

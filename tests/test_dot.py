@@ -99,3 +99,45 @@ def test_stream_sum(offset, backend):
     for n in list(range(0, 300)) + [4096 + 77]:
         buf = rng.integers(0, 256, n + offset, dtype=np.uint8)[offset:]
         assert kernels.stream_sum(buf, backend=backend) == int(buf.sum(dtype=np.uint64))
+
+
+# ---- D8M16: an int8 data row against an int16 model ------------------------
+
+
+@pytest.mark.parametrize("offset", [0, 1, 3])
+def test_d8m16_dot_lengths_offsets_extremes(offset, backend):
+    rng = np.random.default_rng(40 + offset)
+    for n in list(range(0, 70)) + [2047, 2048, 2049, 4096 + 17]:
+        for kind in ("random", "max", "mixed"):
+            if kind == "random":
+                x, z = rng.integers(-127, 128, n + offset), rng.integers(-32767, 32768, n + offset)
+            elif kind == "max":
+                x, z = np.full(n + offset, 127), np.full(n + offset, 32767)
+            else:
+                x, z = rng.choice([-127, 127], n + offset), rng.choice([-32767, 32767], n + offset)
+            x, z = x.astype(np.int8)[offset:], z.astype(np.int16)[offset:]  # misaligned when offset > 0
+            assert kernels.dot_i8_i16(x, z, backend=backend) == exact(x, z), (n, kind)
+
+
+def test_d8m16_dot_is_exact_on_every_code_and_long_vectors(backend):
+    # The kernel itself (_core) is exact for the codes off the grids too,
+    # -128 and -32768, whose pair sums are the largest; 10^6 + 5 elements
+    # pass many accumulator flushes.
+    from lpcore import _core
+
+    n = 10**6 + 5
+    x, z = np.full(n, -128, np.int8), np.full(n, -32768, np.int16)
+    assert _core.dot_i8_i16(x, z, backend) == n * 128 * 32768
+    rng = np.random.default_rng(9)
+    x = rng.integers(-128, 128, n).astype(np.int8)
+    z = rng.choice(np.array([-32768, 32767], np.int16), n)
+    assert _core.dot_i8_i16(x, z, backend) == exact(x, z)
+
+
+def test_d8m16_dot_checks_its_grids():
+    with pytest.raises(ValueError, match="symmetric 8-bit"):
+        kernels.dot_i8_i16(np.array([-128, 0], np.int8), np.array([1, 1], np.int16))
+    with pytest.raises(ValueError, match="symmetric 16-bit"):
+        kernels.dot_i8_i16(np.array([1, 0], np.int8), np.array([-32768, 1], np.int16))
+    with pytest.raises(ValueError, match="equal length"):
+        kernels.dot_i8_i16(np.array([1, 2]), np.array([1]))

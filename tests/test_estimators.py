@@ -79,7 +79,7 @@ def test_regressor_fits(solver, bits):
     assert model.coef_.shape == (8,) and isinstance(model.intercept_, float)
     assert model.n_iter_ == len(model.history_["objective"]) >= 1
     assert set(model.history_) == {
-        "objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale", "mu", "eta", "bits"
+        "objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale", "mu", "eta", "bits", "data_bits"
     }
     assert (model.data_rounding_error_ == 0) == (bits == 32)
     assert (model.scale_ is None) == (bits == 32)

@@ -38,7 +38,7 @@ def test_fit_records_shrinkage_per_epoch(solver):
     for v in m.shrinkage_.values():
         assert v.shape == (m.n_iter_,) == (4,)
     assert set(m.history_) == {"objective", "grad_norm", "seconds", "inner_seconds", "saturated", "scale", "mu", "eta",
-                               "bits"}
+                               "bits", "data_bits"}
     assert np.isnan(m.history_["mu"]).all() and m.mu_ is None
     assert m.score(X, y) > 0.95
     assert (m.shrinkage_["q_min"] <= m.shrinkage_["q_mean"]).all()

@@ -8,6 +8,8 @@ from lpcore import _core, _data, _solver
 
 LOSSES = [("squared", 1), ("logistic", 1), ("multinomial", 3)]
 METHODS = ["sgd", "svrg", "halp"]
+# (model bits, data bits) of the integer solvers: D8M8, D16M16 and D8M16.
+WIDTHS = [(8, 8), (16, 16), (16, 8)]
 
 
 def problem(bits, loss, K, n=30, d=40, seed=0):
@@ -34,14 +36,14 @@ def run(Xq, rs, y, K, backend=None, method="halp", loss="squared", **kw):
 ARGS = dict(eta=0.05, alpha=0.01, mu=0.5, delta=0.01, epoch_length=40, max_iter=2, fit_intercept=True, seed=7)
 
 
-@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("bits,data_bits", WIDTHS)
 @pytest.mark.parametrize("loss,K", LOSSES)
 @pytest.mark.parametrize("method", ["sgd", "svrg"])
-def test_lp_integer_state_matches_reference_exactly(bits, loss, K, method, backend):
+def test_lp_integer_state_matches_reference_exactly(bits, data_bits, loss, K, method, backend):
     # LP-SGD / LP-SVRG use integer dot products only: every epoch is exact.
-    Xq, rs, y = problem(bits, loss, K)
-    r = run(Xq, rs, y, K, backend=backend, method=method, loss=loss, **ARGS)
-    ref = reference.fit_reference(Xq, rs, y, K, method=method, loss=loss, bits=bits, **ARGS)
+    Xq, rs, y = problem(data_bits, loss, K)
+    r = run(Xq, rs, y, K, backend=backend, method=method, loss=loss, bits=bits, **ARGS)
+    ref = reference.fit_reference(Xq, rs, y, K, method=method, loss=loss, bits=bits, data_bits=data_bits, **ARGS)
     assert np.any(ref["offset"] != 0)  # the comparison is not between two zero models
     np.testing.assert_array_equal(r.offset, ref["offset"])
     np.testing.assert_array_equal(r.coef, ref["coef"])
@@ -54,15 +56,15 @@ def test_lp_integer_state_matches_reference_exactly(bits, loss, K, method, backe
 SMALL_ALPHA = {8: 2.5e-3, 16: 1e-5}
 
 
-@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("bits,data_bits", WIDTHS)
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("loss,K", [("logistic", 1), ("multinomial", 3)])
-def test_skipped_shrinkage_changes_nothing(bits, method, loss, K, backend):
+def test_skipped_shrinkage_changes_nothing(bits, data_bits, method, loss, K, backend):
     # (The epochs of 200 steps also run the in-loop re-rounding of the int8 offsets.)
-    Xq, rs, y = problem(bits, loss, K)
+    Xq, rs, y = problem(data_bits, loss, K)
     kw = dict(ARGS, alpha=SMALL_ALPHA[bits], epoch_length=200, max_iter=2)
-    r = run(Xq, rs, y, K, backend=backend, method=method, loss=loss, **kw)
-    ref = reference.fit_reference(Xq, rs, y, K, method=method, loss=loss, bits=bits, **kw)
+    r = run(Xq, rs, y, K, backend=backend, method=method, loss=loss, bits=bits, **kw)
+    ref = reference.fit_reference(Xq, rs, y, K, method=method, loss=loss, bits=bits, data_bits=data_bits, **kw)
     A = ref["shrink_multipliers"]
     assert np.any(A == 0) and np.any(A != 0), A  # both the skipped and the applied path ran
     # (HALP ends re-centred: its state is the centre, with a zero offset.)
@@ -73,17 +75,17 @@ def test_skipped_shrinkage_changes_nothing(bits, method, loss, K, backend):
         np.testing.assert_array_equal(r.centre, ref["centre"])
 
 
-@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("bits,data_bits", WIDTHS)
 @pytest.mark.parametrize("loss,K", LOSSES)
-def test_halp_matches_reference(bits, loss, K, backend):
+def test_halp_matches_reference(bits, data_bits, loss, K, backend):
     # The twin takes the centre's float dots x_i . w~ as dot_f32 specifies
     # them, so every epoch is exact: the integer offset, the float32 centre,
     # the scale, and the statistics up to the order of float64 operations in
     # the softmax.
-    Xq, rs, y = problem(bits, loss, K)
+    Xq, rs, y = problem(data_bits, loss, K)
     three = dict(ARGS, max_iter=3)
-    r = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, **three)
-    ref = reference.fit_reference(Xq, rs, y, K, method="halp", loss=loss, bits=bits, **three)
+    r = run(Xq, rs, y, K, backend=backend, method="halp", loss=loss, bits=bits, **three)
+    ref = reference.fit_reference(Xq, rs, y, K, method="halp", loss=loss, bits=bits, data_bits=data_bits, **three)
     assert np.any(ref["centre"] != 0)
     np.testing.assert_array_equal(r.centre, ref["centre"])
     np.testing.assert_array_equal(r.coef, ref["coef"])
@@ -175,14 +177,14 @@ def test_fp32_solvers_match_float64_reference(loss, K, method, backend):
     np.testing.assert_allclose(r.history["objective"], ref["objective"], rtol=1e-5)
 
 
-@pytest.mark.parametrize("bits", [8, 16, 32])
+@pytest.mark.parametrize("bits,data_bits", WIDTHS + [(32, 32)])
 @pytest.mark.parametrize("loss,K", LOSSES)
 @pytest.mark.parametrize("method", METHODS)
-def test_backends_train_identical_models(bits, loss, K, method):
+def test_backends_train_identical_models(bits, data_bits, loss, K, method):
     # d = 100 exercises the SIMD bodies and their tails; several epochs re-centre HALP.
-    Xq, rs, y = problem(bits, loss, K, n=60, d=100, seed=3)
+    Xq, rs, y = problem(data_bits, loss, K, n=60, d=100, seed=3)
     args = dict(ARGS, max_iter=4, epoch_length=120)
-    fits = [run(Xq, rs, y, K, backend=be, method=method, loss=loss, **args) for be in BACKENDS]
+    fits = [run(Xq, rs, y, K, backend=be, method=method, loss=loss, bits=bits, **args) for be in BACKENDS]
     for other in fits[1:]:
         np.testing.assert_array_equal(other.coef, fits[0].coef)
         np.testing.assert_array_equal(other.intercept, fits[0].intercept)
@@ -288,3 +290,25 @@ def test_fp32_solvers_are_stable_for_a_penalty_as_large_as_the_curvature(loss, K
     assert not r.diverged and np.all(np.isfinite(r.history["objective"]))
     assert r.history["objective"][-1] < r.initial_objective
     np.testing.assert_allclose(r.history["objective"], ref["objective"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("bits,data_bits", [(8, 16), (32, 8), (32, 16), (8, 32), (16, 32), (12, 8)])
+def test_unsupported_width_pairs_are_refused(bits, data_bits):
+    Xq, rs, y = problem(data_bits, "squared", 1)
+    with pytest.raises(ValueError, match="not supported"):
+        run(Xq, rs, y, 1, method="halp", loss="squared", bits=bits, **ARGS)
+
+
+def test_d8m16_is_not_d8m8_or_d16m16():
+    # The 16-bit model on 8-bit rows is its own trainer: not the 8-bit model
+    # on the same rows, and not the 16-bit model on 16-bit rows.
+    X8, rs8, y = problem(8, "logistic", 1)
+    X16, rs16, _ = problem(16, "logistic", 1)
+    kw = dict(ARGS, max_iter=2)
+    mixed = run(X8, rs8, y, 1, method="halp", loss="logistic", bits=16, **kw)
+    assert not np.array_equal(mixed.coef, run(X8, rs8, y, 1, method="halp", loss="logistic", **kw).coef)
+    assert not np.array_equal(mixed.coef, run(X16, rs16, y, 1, method="halp", loss="logistic", **kw).coef)
+    # LP-SVRG's model at a grid step of 1e-3 holds coefficients near 0.78:
+    # codes past the 8-bit grid's 127.
+    lp_svrg = run(X8, rs8, y, 1, method="svrg", loss="logistic", bits=16, **dict(kw, delta=1e-3))
+    assert np.abs(lp_svrg.offset).max() > 127

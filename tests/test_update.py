@@ -160,23 +160,28 @@ def test_bad_input():
         kernels.update_i8(z, z, 0.1, [0, 0, 0, 0], dither="not a dither")
 
 
-FUSED = {8: (_core.update_dot_i8, _core.update_i8, _core.dot_i8, np.int8, np.int16),
-         16: (_core.update_dot_i16, _core.update_i16, _core.dot_i16, np.int16, np.int32)}
+# (fused kernel, update, dot, model dtype, offset dtype, row dtype), by
+# (model bits, data bits).
+FUSED = {(8, 8): (_core.update_dot_i8, _core.update_i8, _core.dot_i8, np.int8, np.int16, np.int8),
+         (16, 16): (_core.update_dot_i16, _core.update_i16, _core.dot_i16, np.int16, np.int32, np.int16),
+         (16, 8): (_core.update_dot_i8_i16, _core.update_i8_i16, _core.dot_i8_i16, np.int16, np.int32, np.int8)}
 
 
-@pytest.mark.parametrize("bits", [8, 16])
-def test_update_dot_is_update_then_dot(bits, backend):
+@pytest.mark.parametrize("bits,data_bits", list(FUSED))
+def test_update_dot_is_update_then_dot(bits, data_bits, backend):
     """The solver's fused step equals the update followed by the next row's dot, bit for bit."""
-    fused, update, dot, zt, ct = FUSED[bits]
-    rng = np.random.default_rng(bits + 100)
+    fused, update, dot, zt, ct, xt = FUSED[bits, data_bits]
+    rng = np.random.default_rng(bits + data_bits + 100)
     for n in LENGTHS:
         for a in MULTIPLIERS:
             for extreme in (False, True):
                 z, x, c = random_case(rng, bits, n, extreme)
-                z, x = z.astype(zt), x.astype(zt)
+                if data_bits != bits:
+                    x = random_case(rng, data_bits, n, extreme)[1]
+                z, x = z.astype(zt), x.astype(xt)
                 c = _core.pack_offsets_i8(c.astype(ct)) if bits == 8 else _core.pack_offsets_i16(c.astype(ct))
                 # the next row may hold the code -128 / -32768 (dot_i8 / dot_i16 define it)
-                x_next = rng.integers(np.iinfo(zt).min, np.iinfo(zt).max + 1, n).astype(zt)
+                x_next = rng.integers(np.iinfo(xt).min, np.iinfo(xt).max + 1, n).astype(xt)
                 z_fused, z_plain = z.copy(), z.copy()
                 seed = int(rng.integers(2**62))
                 sat, got = fused(z_fused, x, a, c, _core.Dither(seed), x_next, backend)
@@ -291,3 +296,56 @@ def test_zero_multiplier_update_is_identity_on_the_grid(bits, backend):
             twin.next_offset()
         assert d.next_offset() == twin.next_offset()
         assert sat <= n
+
+
+# ---- D8M16: an int8 data row updating an int16 model ------------------------
+# The fast path covers |a| < 128 (A = a 2^8 in int16); larger multipliers take the exact path.
+MIXED_MULTIPLIERS = MULTIPLIERS + [100.0, -127.9, 128.0, -300.0]
+
+
+def mixed_case(rng, n, extreme=False):
+    z, _, c = random_case(rng, 16, n, extreme)
+    return z, random_case(rng, 8, n, extreme)[1], c
+
+
+@pytest.mark.parametrize("a", MIXED_MULTIPLIERS)
+def test_d8m16_update_matches_exact_reference(a, backend):
+    rng = np.random.default_rng(abs(hash(("d8m16", a))) % 2**32)
+    for n in [0, 1, 2, 15, 16, 17, 33, 64, 4097]:
+        for extreme in (False, True):
+            z, x, c = mixed_case(rng, n, extreme)
+            seed = int(rng.integers(2**62))
+            got = kernels.update_i8_i16(z, x, a, c, random_state=seed, backend=backend)
+            want = reference.update_reference(z, x, a, c, seed, 16, data_bits=8)
+            assert np.array_equal(got[0], want[0]) and got[1] == want[1], (n, extreme)
+
+
+def test_d8m16_backends_agree_bit_for_bit():
+    rng = np.random.default_rng(816)
+    for n in LENGTHS:
+        for a in MIXED_MULTIPLIERS:
+            for extreme in (False, True):
+                z, x, c = mixed_case(rng, n, extreme)
+                outs = [kernels.update_i8_i16(z, x, a, c, random_state=n, backend=be) for be in BACKENDS]
+                for z_new, n_sat in outs[1:]:
+                    assert np.array_equal(z_new, outs[0][0]) and n_sat == outs[0][1], (n, a, extreme)
+
+
+def test_d8m16_update_is_the_int16_update_of_the_widened_row(backend):
+    # a / 256 is exact in float32, so both draw the same multiplier a 2^8.
+    rng = np.random.default_rng(5)
+    for a in (0.3, -1.7, 50.0, 1e3):
+        z, x, c = mixed_case(rng, 1000)
+        got = kernels.update_i8_i16(z, x, a, c, random_state=11, backend=backend)
+        want = kernels.update_i16(z, 256 * x, a / 256, c, random_state=11, backend=backend)
+        assert np.array_equal(got[0], want[0]) and got[1] == want[1], a
+
+
+def test_d8m16_update_checks_its_grids():
+    z = np.zeros(4, np.int16)
+    with pytest.raises(ValueError, match="symmetric 8-bit"):
+        kernels.update_i8_i16(z, np.array([0, 0, 0, 128]), 0.1, [0, 0, 0, 0])
+    with pytest.raises(ValueError, match="symmetric 16-bit"):
+        kernels.update_i8_i16(np.array([0, 0, 0, -32768]), z.astype(np.int8), 0.1, [0, 0, 0, 0])
+    with pytest.raises(ValueError, match="equal length"):
+        kernels.update_i8_i16(z, z[:3].astype(np.int8), 0.1, [0, 0, 0, 0])

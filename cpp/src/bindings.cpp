@@ -36,10 +36,10 @@ using python::table;
 using python::same_length;
 using python::shape_of;
 
-// dot_i8 / dot_i16 / dot_f32 share one binding shape.
-template <class T, class Member>
+// The dots share one binding shape: a . b, b of type B (the int16 model of dot_i8_i16).
+template <class T, class Member, class B = T>
 auto dot_binding(Member member) {
-  return [member](const Array<T>& a, const Array<T>& b, const Backend& backend) {
+  return [member](const Array<T>& a, const Array<B>& b, const Backend& backend) {
     same_length(a.size(), b.size(), "dot");
     const auto fn = table(backend).*member;
     py::gil_scoped_release nogil;
@@ -97,27 +97,27 @@ auto axpy_rows_binding(Member member, const char* what) {
   };
 }
 
-template <class Z, class C, class Fn>
-std::size_t update(Array<Z>& z, const Array<Z>& x, float a, const Array<C>& c, Dither& dither, Fn fn) {
+template <class Z, class X, class C, class Fn>
+std::size_t update(Array<Z>& z, const Array<X>& x, float a, const Array<C>& c, Dither& dither, Fn fn) {
   same_length(z.size(), x.size(), "update");
   same_length(z.size(), c.size(), "update");
   Z* zp = z.mutable_data();
-  const Z* xp = x.data();
+  const X* xp = x.data();
   const C* cp = c.data();
   const auto n = static_cast<std::size_t>(z.size());
   py::gil_scoped_release nogil;
   return fn(zp, xp, a, cp, n, dither);
 }
 
-// update_dot_i8 / update_dot_i16: (saturated count, dot of x_next with the new z).
-template <class Z, class C, class Fn>
-std::pair<std::size_t, std::int64_t> update_dot(Array<Z>& z, const Array<Z>& x, float a, const Array<C>& c,
-                                                Dither& dither, const Array<Z>& x_next, Fn fn) {
+// update_dot_*: (saturated count, dot of x_next with the new z).
+template <class Z, class X, class C, class Fn>
+std::pair<std::size_t, std::int64_t> update_dot(Array<Z>& z, const Array<X>& x, float a, const Array<C>& c,
+                                                Dither& dither, const Array<X>& x_next, Fn fn) {
   same_length(z.size(), x.size(), "update_dot");
   same_length(z.size(), c.size(), "update_dot");
   same_length(z.size(), x_next.size(), "update_dot");
   Z* zp = z.mutable_data();
-  const Z *xp = x.data(), *np = x_next.data();
+  const X *xp = x.data(), *np = x_next.data();
   const C* cp = c.data();
   const auto n = static_cast<std::size_t>(z.size());
   std::int64_t dot = 0;
@@ -202,6 +202,8 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("dot_i8", dot_binding<std::int8_t>(&KernelTable::dot_i8), nc("a"), nc("b"), be);
   m.def("dot_i16", dot_binding<std::int16_t>(&KernelTable::dot_i16), nc("a"), nc("b"), be);
+  m.def("dot_i8_i16", dot_binding<std::int8_t, decltype(&KernelTable::dot_i8_i16), std::int16_t>(
+            &KernelTable::dot_i8_i16), nc("a"), nc("b"), be);
   m.def("dot_f32", dot_binding<float>(&KernelTable::dot_f32), nc("a"), nc("b"), be);
   m.def("axpy_f32", [](float a, const Array<float>& x, Array<float>& y, const Backend& backend) {
         same_length(x.size(), y.size(), "axpy_f32");
@@ -281,6 +283,15 @@ PYBIND11_MODULE(_core, m) {
                          const Array<std::int32_t>& c_packed, Dither& dither, const Backend& backend) {
         return update(z, x, a, c_packed, dither, table(backend).update_i16);
       }, nc("z"), nc("x"), py::arg("a"), nc("c_packed"), py::arg("dither"), be);
+  m.def("update_i8_i16", [](Array<std::int16_t>& z, const Array<std::int8_t>& x, float a,
+                            const Array<std::int32_t>& c_packed, Dither& dither, const Backend& backend) {
+        return update(z, x, a, c_packed, dither, table(backend).update_i8_i16);
+      }, nc("z"), nc("x"), py::arg("a"), nc("c_packed"), py::arg("dither"), be);
+  m.def("update_dot_i8_i16", [](Array<std::int16_t>& z, const Array<std::int8_t>& x, float a,
+                                const Array<std::int32_t>& c_packed, Dither& dither,
+                                const Array<std::int8_t>& x_next, const Backend& backend) {
+        return update_dot(z, x, a, c_packed, dither, x_next, table(backend).update_dot_i8_i16);
+      }, nc("z"), nc("x"), py::arg("a"), nc("c_packed"), py::arg("dither"), nc("x_next"), be);
   m.def("update_dot_i8", [](Array<std::int8_t>& z, const Array<std::int8_t>& x, float a,
                             const Array<std::int16_t>& c_packed, Dither& dither,
                             const Array<std::int8_t>& x_next, const Backend& backend) {

@@ -9,11 +9,11 @@ namespace {
 
 #define LPCORE_TABLE(NS, ISA)                                                                   \
   KernelTable {                                                                                 \
-    ISA, #NS, NS::dot_i8, NS::dot_i16, NS::dot_f32, NS::dot_i8_f32, NS::dot_i16_f32,            \
+    ISA, #NS, NS::dot_i8, NS::dot_i16, NS::dot_i8_i16, NS::dot_f32, NS::dot_i8_f32, NS::dot_i16_f32,            \
         NS::dot_rows_f32, NS::dot_rows_i8_f32, NS::dot_rows_i16_f32, NS::axpy_f32,              \
         NS::axpy_i8_f32, NS::axpy_i16_f32, NS::axpy_rows_f32, NS::axpy_rows_i8_f32,             \
         NS::axpy_rows_i16_f32, NS::update_f32, NS::draw_multiplier, NS::update_i8, NS::update_i16, \
-        NS::update_dot_i8, NS::update_dot_i16, NS::update_dot_f32, NS::round_offsets_i8,          \
+        NS::update_i8_i16, NS::update_dot_i8, NS::update_dot_i16, NS::update_dot_i8_i16, NS::update_dot_f32, NS::round_offsets_i8,          \
         NS::quantize_i8, NS::quantize_i16, NS::dequantize_i8, NS::dequantize_i16, NS::convert_f64_f32,     \
         NS::row_stats_f32, NS::sqerr_i8, NS::sqerr_i16, NS::quantize_float,                          \
         NS::stream_sum, NS::fill_random                                                         \

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "epoch_loop.hpp"
 #include "losses.hpp"
@@ -256,6 +257,8 @@ FloatGradResult fit_float_grad(const KernelTable& kernels, const TrainData& data
                                const FloatGradConfig& grad, const float* coef0, const double* intercept0) {
   losses::check_problem(data, config, "fit_float_grad");
   if (data.x32 == nullptr) throw std::invalid_argument("fit_float_grad: the data must be float32");
+  if (config.bits != 0 && config.bits != 32)
+    throw std::invalid_argument("fit_float_grad: the model is fp32 (bits 32), got bits " + std::to_string(config.bits));
   if (config.method != Method::sgd && config.method != Method::svrg)
     throw std::invalid_argument("fit_float_grad: the method must be sgd or svrg");
   if (!(grad.q_floor > 0 && grad.q_floor <= 1)) throw std::invalid_argument("fit_float_grad: q_floor must be in (0, 1]");

@@ -37,6 +37,14 @@ inline std::int64_t dot_pair_i16(std::int16_t a0, std::int16_t b0, std::int16_t 
   return wrap32(std::int64_t{a0} * b0 + std::int64_t{a1} * b1);
 }
 
+// sum_i x_i z_i of an int8 row and an int16 model, exact: every product is
+// below 2^22 in magnitude.
+inline std::int64_t dot_i8_i16(const std::int8_t* x, const std::int16_t* z, std::size_t n) {
+  std::int64_t s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += std::int32_t{x[i]} * z[i];
+  return s;
+}
+
 // The fp32 dot specification: 4 accumulators x 8 lanes of FMA partial sums,
 // combined in a fixed tree, then a scalar FMA tail, for any element type of
 // `a` that converts exactly to float (float, int8, int16).
@@ -275,14 +283,28 @@ inline std::size_t update_chunk_i8(std::int8_t* z, const std::int8_t* x, std::in
   return sat;
 }
 
-inline std::size_t update_chunk_i16(std::int16_t* z, const std::int16_t* x, std::int64_t A,
-                                    const std::int32_t* c, std::size_t n, std::size_t c0,
-                                    std::size_t k0, std::size_t m, const std::uint8_t* r) {
+// A data element as the int16 update reads it: an int16 row as it is, an
+// int8 row (D8M16) widened to 256 x, exactly (|256 x| <= 2^15).
+inline std::int16_t widen_i16(std::int16_t x) { return x; }
+inline std::int16_t widen_i16(std::int8_t x) {
+  return static_cast<std::int16_t>(std::int32_t{x} * (1 << UpdateFormat::kWidenI8I16));
+}
+
+// The int16 update's multiplier format for a row of type X.
+template <class X>
+constexpr int frac_i16() {
+  return sizeof(X) == 1 ? UpdateFormat::kFracI8I16 : UpdateFormat::kFracI16;
+}
+
+template <class X>
+inline std::size_t update_chunk_i16(std::int16_t* z, const X* x, std::int64_t A, const std::int32_t* c,
+                                    std::size_t n, std::size_t c0, std::size_t k0, std::size_t m,
+                                    const std::uint8_t* r) {
   std::size_t sat = 0;
   for (std::size_t k = k0; k < m; ++k) {
     const std::size_t i = c0 + k;
     const std::int16_t s = load_s16(r + 2 * k);
-    const Rounded o = update_i16(z[i], x[i], A, c[packed_index(i, n, kPackBlockI16)], s);
+    const Rounded o = update_i16(z[i], widen_i16(x[i]), A, c[packed_index(i, n, kPackBlockI16)], s);
     z[i] = static_cast<std::int16_t>(o.value);
     sat += o.saturated;
   }

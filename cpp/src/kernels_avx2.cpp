@@ -145,6 +145,34 @@ LPCORE_AVX2 std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, s
 
 namespace {
 
+// Sixteen int8 elements sign-extended to int16 lanes.
+LPCORE_AVX2 inline __m256i widen16(const std::int8_t* p) {
+  return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+}  // namespace
+
+LPCORE_AVX2 std::int64_t dot_i8_i16(const std::int8_t* x, const std::int16_t* z, std::size_t n) {
+  // vpmaddwd pair sums are below 2^23 in magnitude (2 * 128 * 32768 = 2^23
+  // only for the pair (-128, -32768) twice, which still fits); flushing each
+  // int32 accumulator every 2^6 steps keeps it below 2^30.
+  constexpr std::size_t kFlush = std::size_t{1} << 11;  // elements per flush (32 per step)
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (n - i >= 32) {
+    const std::size_t end = i + std::min(kFlush, (n - i) / 32 * 32);
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+    for (; i < end; i += 32) {
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(widen16(x + i), load(z + i)));
+      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(widen16(x + i + 16), load(z + i + 16)));
+    }
+    total += hsum_i32(acc0) + hsum_i32(acc1);
+  }
+  return total + spec::dot_i8_i16(x + i, z + i, n - i);
+}
+
+namespace {
+
 // Elements p[0..8) as floats, for every element type the fp32 kernels read
 // (the conversions are exact).
 LPCORE_AVX2 inline __m256 widen8(const float* p) { return _mm256_loadu_ps(p); }
@@ -444,6 +472,25 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
   return hsum_u64(_mm256_sad_epu8(count, _mm256_setzero_si256()));
 }
 
+// A row of the int16 update as it reads it: an int16 row as it is; an int8
+// row (D8M16) sign-extended and shifted to 256 x (spec::widen_i16) for the
+// update, and sign-extended alone for the next sample's dot.
+template <class X>
+LPCORE_AVX2 LPCORE_INLINE __m256i load_update_row(const X* p) {
+  if constexpr (sizeof(X) == 1)
+    return _mm256_slli_epi16(widen16(p), UpdateFormat::kWidenI8I16);
+  else
+    return load(p);
+}
+
+template <class X>
+LPCORE_AVX2 LPCORE_INLINE __m256i load_dot_row(const X* p) {
+  if constexpr (sizeof(X) == 1)
+    return widen16(p);
+  else
+    return load(p);
+}
+
 // The int16 fused update on `blocks` full blocks of 16 coordinates. vpunpck
 // pairs each x with its signed dither word s, so that one vpmaddwd against
 // (A, 1) gives A x + s; with the packed offset c (Q16 plus 2^15, in the
@@ -458,18 +505,22 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
 // -32768). *pairs_sum adds them up modulo 2^32 and *hi_sum adds their high 16
 // bits exactly; the driver recovers the sum of their low 16 bits, which stays
 // below 2^32 within a chunk of 4096 coordinates, as the difference modulo 2^32.
-template <bool kDot = false>
-LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const std::int16_t* x,
+//
+// X = int8 (D8M16): x is read widened to 256 x (spec::widen_i16), xn to int16
+// as it is; then no pair sum exceeds 2^23 and *pairs_sum alone is exact
+// within a chunk (256 blocks: below 2^31 per lane), so *hi_sum is unused.
+template <bool kDot = false, class X = std::int16_t>
+LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const X* x,
                                                         const std::int32_t* c, std::size_t blocks,
                                                         std::size_t ahead,
                                                         const std::uint8_t* r, std::int32_t A,
-                                                        const std::int16_t* xn = nullptr, __m256i* pairs_sum = nullptr,
+                                                        const X* xn = nullptr, __m256i* pairs_sum = nullptr,
                                                         __m256i* hi_sum = nullptr) {
   const __m256i k = _mm256_set1_epi32(static_cast<int>((1u << 16) | (static_cast<std::uint32_t>(A) & 0xFFFFu)));
   const __m256i bottom = _mm256_set1_epi16(-32767);
   __m256i kept = _mm256_setzero_si256();  // per int16 lane: minus the unsaturated coordinates (<= 256)
   const auto block = [&](std::size_t p) __attribute__((always_inline, target("avx2,fma"))) {
-    const __m256i zv = load(z + p), xv = load(x + p), sv = load(r + 2 * p);
+    const __m256i zv = load(z + p), xv = load_update_row(x + p), sv = load(r + 2 * p);
     const __m256i d_lo = _mm256_srai_epi32(
         _mm256_add_epi32(load(c + p), _mm256_madd_epi16(_mm256_unpacklo_epi16(xv, sv), k)), 16);
     const __m256i d_hi = _mm256_srai_epi32(
@@ -479,17 +530,17 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const s
     kept = _mm256_add_epi16(kept, _mm256_cmpeq_epi16(z_new, _mm256_add_epi16(zv, d)));
     store(z + p, z_new);
     if constexpr (kDot) {
-      const __m256i pairs = _mm256_madd_epi16(load(xn + p), z_new);
+      const __m256i pairs = _mm256_madd_epi16(load_dot_row(xn + p), z_new);
       *pairs_sum = _mm256_add_epi32(*pairs_sum, pairs);
-      *hi_sum = _mm256_add_epi32(*hi_sum, _mm256_srai_epi32(pairs, 16));
+      if constexpr (sizeof(X) == 2) *hi_sum = _mm256_add_epi32(*hi_sum, _mm256_srai_epi32(pairs, 16));
     }
   };
   // As in the int8 kernel, only the streamed row is prefetched (measured at
   // d = 2^18: a step 10% faster than without a prefetch).
   std::size_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z, x and xn
+  for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z (and of x, xn at 16 bits)
     const std::size_t p = 16 * b;
-    prefetch((kDot ? xn : x) + p + ahead / 2);
+    prefetch((kDot ? xn : x) + p + ahead / sizeof(X));
     block(p);
     block(p + 16);
   }
@@ -519,17 +570,18 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i8(std::int8_t* z, const std::
   return sat;
 }
 
-template <bool kDot>
-LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i16(std::int16_t* z, const std::int16_t* x, const std::int32_t* c,
+template <bool kDot, class X>
+LPCORE_AVX2 LPCORE_INLINE std::size_t update_tail_i16(std::int16_t* z, const X* x, const std::int32_t* c,
                                                       std::size_t m, const std::uint8_t* r, std::int32_t A,
-                                                      const std::int16_t* xn, __m256i* pairs_sum, __m256i* hi_sum) {
-  alignas(32) std::int16_t zt[16] = {}, xt[16] = {}, xnt[16] = {};
+                                                      const X* xn, __m256i* pairs_sum, __m256i* hi_sum) {
+  alignas(32) std::int16_t zt[16] = {};
+  alignas(32) X xt[16] = {}, xnt[16] = {};
   alignas(32) std::int32_t ct[16] = {};
   std::memcpy(zt, z, m * sizeof(std::int16_t));
-  std::memcpy(xt, x, m * sizeof(std::int16_t));
-  if constexpr (kDot) std::memcpy(xnt, xn, m * sizeof(std::int16_t));
+  std::memcpy(xt, x, m * sizeof(X));
+  if constexpr (kDot) std::memcpy(xnt, xn, m * sizeof(X));
   for (std::size_t j = 0; j < m; ++j) ct[packed_position(j, kPackBlockI16)] = c[j];
-  const std::size_t sat = update_blocks_i16<kDot>(zt, xt, ct, 1, 0, r, A, xnt, pairs_sum, hi_sum);
+  const std::size_t sat = update_blocks_i16<kDot, X>(zt, xt, ct, 1, 0, r, A, xnt, pairs_sum, hi_sum);
   std::memcpy(z, zt, m * sizeof(std::int16_t));
   return sat;
 }
@@ -601,11 +653,11 @@ LPCORE_AVX2 std::size_t update_driver_i8(std::int8_t* z, const std::int8_t* x, f
   return sat;
 }
 
-template <bool kDot>
-LPCORE_AVX2 std::size_t update_driver_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
-                                          std::size_t n, Dither& dither, const std::int16_t* xn,
+template <bool kDot, class X>
+LPCORE_AVX2 std::size_t update_driver_i16(std::int16_t* z, const X* x, float a, const std::int32_t* c,
+                                          std::size_t n, Dither& dither, const X* xn,
                                           std::int64_t* dot) {
-  const std::int64_t A = fast_multiplier(dither, a, UpdateFormat::kFracI16);
+  const std::int64_t A = fast_multiplier(dither, a, spec::frac_i16<X>());
   const bool fast = A >= -UpdateFormat::kMaxMulI16 && A <= UpdateFormat::kMaxMulI16;
   const auto A32 = static_cast<std::int32_t>(fast ? A : 0);
   std::size_t sat = 0;
@@ -613,18 +665,20 @@ LPCORE_AVX2 std::size_t update_driver_i16(std::int16_t* z, const std::int16_t* x
   for (std::size_t c0 = 0; c0 < n; c0 += Dither::kChunk) {
     const std::size_t m = std::min(Dither::kChunk, n - c0);
     const std::uint8_t* r = dither.table.data() + 2 * dither.next_offset();
-    const std::int16_t* xc = kDot ? xn + c0 : nullptr;
+    const X* xc = kDot ? xn + c0 : nullptr;
     if (fast) {
       __m256i lo = _mm256_setzero_si256(), hi = lo;
       const std::size_t blocks = m / 16, done = 16 * blocks;
-      const std::size_t ahead = prefetch_ahead(2 * (n - c0));
-      sat += update_blocks_i16<kDot>(z + c0, x + c0, c + c0, blocks, ahead, r, A32, xc, &lo, &hi);
+      const std::size_t ahead = prefetch_ahead(sizeof(X) * (n - c0));
+      sat += update_blocks_i16<kDot, X>(z + c0, x + c0, c + c0, blocks, ahead, r, A32, xc, &lo, &hi);
       if (done < m) {
         const std::size_t k = c0 + done;
-        sat += update_tail_i16<kDot>(z + k, x + k, c + k, m - done, r + 2 * done, A32,
-                                     kDot ? xc + done : nullptr, &lo, &hi);
+        sat += update_tail_i16<kDot, X>(z + k, x + k, c + k, m - done, r + 2 * done, A32,
+                                        kDot ? xc + done : nullptr, &lo, &hi);
       }
-      if constexpr (kDot) {  // |hi sum| <= 2^27; the low halves' sum < 2^28
+      if constexpr (kDot && sizeof(X) == 1) {
+        total += hsum_i32(lo);  // each lane below 2^31 (update_blocks_i16)
+      } else if constexpr (kDot) {  // |hi sum| <= 2^27; the low halves' sum < 2^28
         const std::int32_t hi_total = hsum_i32_small(hi);
         const std::uint32_t lo_total = static_cast<std::uint32_t>(hsum_i32_small(lo)) -
                                        static_cast<std::uint32_t>(hi_total) * 65536u;
@@ -632,7 +686,10 @@ LPCORE_AVX2 std::size_t update_driver_i16(std::int16_t* z, const std::int16_t* x
       }
     } else {
       sat += spec::update_chunk_i16(z, x, A, c, n, c0, 0, m, r);
-      if constexpr (kDot) total += dot_i16(xc, z + c0, m);
+      if constexpr (kDot && sizeof(X) == 1)
+        total += dot_i8_i16(xc, z + c0, m);
+      else if constexpr (kDot)
+        total += dot_i16(xc, z + c0, m);
     }
   }
   if constexpr (kDot) *dot = total;
@@ -652,7 +709,12 @@ LPCORE_AVX2 std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a,
 
 LPCORE_AVX2 std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
                                    std::size_t n, Dither& dither) {
-  return update_driver_i16<false>(z, x, a, c, n, dither, nullptr, nullptr);
+  return update_driver_i16<false, std::int16_t>(z, x, a, c, n, dither, nullptr, nullptr);
+}
+
+LPCORE_AVX2 std::size_t update_i8_i16(std::int16_t* z, const std::int8_t* x, float a, const std::int32_t* c,
+                                      std::size_t n, Dither& dither) {
+  return update_driver_i16<false, std::int8_t>(z, x, a, c, n, dither, nullptr, nullptr);
 }
 
 LPCORE_AVX2 std::size_t update_dot_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,
@@ -664,7 +726,13 @@ LPCORE_AVX2 std::size_t update_dot_i8(std::int8_t* z, const std::int8_t* x, floa
 LPCORE_AVX2 std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
                                        std::size_t n, Dither& dither, const std::int16_t* x_next,
                                        std::int64_t* dot) {
-  return update_driver_i16<true>(z, x, a, c, n, dither, x_next, dot);
+  return update_driver_i16<true, std::int16_t>(z, x, a, c, n, dither, x_next, dot);
+}
+
+LPCORE_AVX2 std::size_t update_dot_i8_i16(std::int16_t* z, const std::int8_t* x, float a, const std::int32_t* c,
+                                          std::size_t n, Dither& dither, const std::int8_t* x_next,
+                                          std::int64_t* dot) {
+  return update_driver_i16<true, std::int8_t>(z, x, a, c, n, dither, x_next, dot);
 }
 
 LPCORE_AVX2 void round_offsets_i8(const float* c, std::size_t n, Dither& dither, std::int16_t* q) {

@@ -23,6 +23,10 @@ std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n
   return s;
 }
 
+std::int64_t dot_i8_i16(const std::int8_t* x, const std::int16_t* z, std::size_t n) {
+  return spec::dot_i8_i16(x, z, n);
+}
+
 float dot_f32(const float* a, const float* b, std::size_t n) { return spec::dot_f32(a, b, n); }
 float dot_i8_f32(const std::int8_t* x, const float* w, std::size_t n) { return spec::dot_f32(x, w, n); }
 float dot_i16_f32(const std::int16_t* x, const float* w, std::size_t n) { return spec::dot_f32(x, w, n); }
@@ -87,14 +91,30 @@ std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::
   return sat;
 }
 
-std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
-                       std::size_t n, Dither& dither) {
-  const std::int64_t A = dither.draw_multiplier(a, UpdateFormat::kFracI16);
+namespace {
+
+// update_i16 / update_i8_i16: the int16 update on a row of type X.
+template <class X>
+std::size_t update_int16(std::int16_t* z, const X* x, float a, const std::int32_t* c, std::size_t n,
+                         Dither& dither) {
+  const std::int64_t A = dither.draw_multiplier(a, spec::frac_i16<X>());
   std::size_t sat = 0;
   spec::for_each_chunk(n, dither, [&](std::size_t c0, std::size_t m, std::size_t off) {
     sat += spec::update_chunk_i16(z, x, A, c, n, c0, 0, m, dither.table.data() + 2 * off);
   });
   return sat;
+}
+
+}  // namespace
+
+std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,
+                       std::size_t n, Dither& dither) {
+  return update_int16(z, x, a, c, n, dither);
+}
+
+std::size_t update_i8_i16(std::int16_t* z, const std::int8_t* x, float a, const std::int32_t* c,
+                          std::size_t n, Dither& dither) {
+  return update_int16(z, x, a, c, n, dither);
 }
 
 std::size_t update_dot_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c, std::size_t n,
@@ -108,6 +128,13 @@ std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, float a, cons
                            Dither& dither, const std::int16_t* x_next, std::int64_t* dot) {
   const std::size_t sat = update_i16(z, x, a, c, n, dither);
   *dot = dot_i16(x_next, z, n);
+  return sat;
+}
+
+std::size_t update_dot_i8_i16(std::int16_t* z, const std::int8_t* x, float a, const std::int32_t* c,
+                              std::size_t n, Dither& dither, const std::int8_t* x_next, std::int64_t* dot) {
+  const std::size_t sat = update_i8_i16(z, x, a, c, n, dither);
+  *dot = dot_i8_i16(x_next, z, n);
   return sat;
 }
 

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "epoch_loop.hpp"
@@ -35,9 +36,9 @@ namespace {
 
 // The integer update_dot kernels give their exact dot as an int64; the loop
 // takes it as a double, like ModelOps::dot.
-template <class Kernel, class T, class Offset>
-std::size_t update_dot_int(Kernel kernel, T* z, const T* x, float a, const Offset* c, std::size_t n,
-                           Dither& dither, const T* x_next, double* dot) {
+template <class Kernel, class T, class X, class Offset>
+std::size_t update_dot_int(Kernel kernel, T* z, const X* x, float a, const Offset* c, std::size_t n,
+                           Dither& dither, const X* x_next, double* dot) {
   std::int64_t d = 0;
   const std::size_t sat = kernel(z, x, a, c, n, dither, x_next, &d);
   *dot = static_cast<double>(d);
@@ -61,7 +62,8 @@ bool shrink_int(Kernel update, T* z, double k, const Offset* zero, std::size_t n
   return true;
 }
 
-// The kernels and the fused update's offset format of each integer width.
+// The fused update's offset format of each integer model width, and the
+// model's own update (the shrinkage's z <- Q(z - k z), whatever the data).
 template <class T>
 struct IntegerWidth;
 
@@ -71,12 +73,7 @@ struct IntegerWidth<std::int8_t> {
   static constexpr Offset kOffsetBias = 0;
   static constexpr int kFrac = UpdateFormat::kFracI8;
   static constexpr double kMaxOffset = UpdateFormat::kMaxOffsetI8;
-  static constexpr auto kDot = &KernelTable::dot_i8;
-  static constexpr auto kDotRows = &KernelTable::dot_rows_i8_f32;
   static constexpr auto kUpdate = &KernelTable::update_i8;
-  static constexpr auto kUpdateDot = &KernelTable::update_dot_i8;
-  static constexpr auto kAccumulate = &KernelTable::axpy_rows_i8_f32;
-  static const std::int8_t* rows(const TrainData& d) { return d.x8; }
 };
 
 template <>
@@ -85,18 +82,61 @@ struct IntegerWidth<std::int16_t> {
   static constexpr Offset kOffsetBias = UpdateFormat::kOffsetBiasI16;
   static constexpr int kFrac = UpdateFormat::kFracI16;
   static constexpr double kMaxOffset = static_cast<double>(UpdateFormat::kMaxOffsetI16);
-  static constexpr auto kDot = &KernelTable::dot_i16;
-  static constexpr auto kDotRows = &KernelTable::dot_rows_i16_f32;
   static constexpr auto kUpdate = &KernelTable::update_i16;
-  static constexpr auto kUpdateDot = &KernelTable::update_dot_i16;
+};
+
+// The kernels of the data rows alone, by their element type X: the full
+// pass's block dots against an fp32 vector and its gradient sum.
+template <class X>
+struct DataRows;
+
+template <>
+struct DataRows<std::int8_t> {
+  static constexpr auto kDotRows = &KernelTable::dot_rows_i8_f32;
+  static constexpr auto kAccumulate = &KernelTable::axpy_rows_i8_f32;
+  static const std::int8_t* rows(const TrainData& d) { return d.x8; }
+};
+
+template <>
+struct DataRows<std::int16_t> {
+  static constexpr auto kDotRows = &KernelTable::dot_rows_i16_f32;
   static constexpr auto kAccumulate = &KernelTable::axpy_rows_i16_f32;
   static const std::int16_t* rows(const TrainData& d) { return d.x16; }
 };
 
-// ModelOps of the integer widths: one definition over IntegerWidth<T>.
-template <class T>
+// The kernels that pair a data row of type X with an integer model of type
+// T: the step's dot x . z, its fused update and the two in one pass. The
+// pairs: D8M8, D16M16 and D8M16 (an 8-bit row against a 16-bit model).
+template <class X, class T>
+struct RowKernels;
+
+template <>
+struct RowKernels<std::int8_t, std::int8_t> {
+  static constexpr auto kDot = &KernelTable::dot_i8;
+  static constexpr auto kUpdate = &KernelTable::update_i8;
+  static constexpr auto kUpdateDot = &KernelTable::update_dot_i8;
+};
+
+template <>
+struct RowKernels<std::int16_t, std::int16_t> {
+  static constexpr auto kDot = &KernelTable::dot_i16;
+  static constexpr auto kUpdate = &KernelTable::update_i16;
+  static constexpr auto kUpdateDot = &KernelTable::update_dot_i16;
+};
+
+template <>
+struct RowKernels<std::int8_t, std::int16_t> {
+  static constexpr auto kDot = &KernelTable::dot_i8_i16;
+  static constexpr auto kUpdate = &KernelTable::update_i8_i16;
+  static constexpr auto kUpdateDot = &KernelTable::update_dot_i8_i16;
+};
+
+// ModelOps of an integer model T on data rows X: one definition over the
+// traits above.
+template <class T, class X = T>
 struct ModelOps {
   using W = IntegerWidth<T>;
+  using R = RowKernels<X, T>;
   using Offset = typename W::Offset;
   static constexpr Offset kOffsetBias = W::kOffsetBias;
   static constexpr bool kLowPrecision = true;
@@ -104,25 +144,25 @@ struct ModelOps {
   static constexpr int kFrac = W::kFrac;
   static constexpr double kMaxOffset = W::kMaxOffset;
   static constexpr std::size_t kBlock = Width<T>::block;
-  static const T* rows(const TrainData& d) { return W::rows(d); }
-  static double dot(const KernelTable& t, const T* x, const T* z, std::size_t n) {
-    return static_cast<double>((t.*W::kDot)(x, z, n));
+  static const X* rows(const TrainData& d) { return DataRows<X>::rows(d); }
+  static double dot(const KernelTable& t, const X* x, const T* z, std::size_t n) {
+    return static_cast<double>((t.*R::kDot)(x, z, n));
   }
-  static void dot_rows(const KernelTable& t, const T* x, std::size_t rows, const float* w, std::size_t n,
+  static void dot_rows(const KernelTable& t, const X* x, std::size_t rows, const float* w, std::size_t n,
                        float* out) {
-    (t.*W::kDotRows)(x, n, rows, w, n, out);
+    (t.*DataRows<X>::kDotRows)(x, n, rows, w, n, out);
   }
-  static std::size_t update(const KernelTable& t, T* z, const T* x, float a, const Offset* c, std::size_t n,
+  static std::size_t update(const KernelTable& t, T* z, const X* x, float a, const Offset* c, std::size_t n,
                             Dither& dither) {
-    return (t.*W::kUpdate)(z, x, a, c, n, dither);
+    return (t.*R::kUpdate)(z, x, a, c, n, dither);
   }
-  static std::size_t update_dot(const KernelTable& t, T* z, const T* x, float a, const Offset* c, std::size_t n,
-                                Dither& dither, const T* x_next, double* dot) {
-    return update_dot_int(t.*W::kUpdateDot, z, x, a, c, n, dither, x_next, dot);
+  static std::size_t update_dot(const KernelTable& t, T* z, const X* x, float a, const Offset* c, std::size_t n,
+                                Dither& dither, const X* x_next, double* dot) {
+    return update_dot_int(t.*R::kUpdateDot, z, x, a, c, n, dither, x_next, dot);
   }
-  static void accumulate(const KernelTable& t, float* g, const float* a, const T* x, std::size_t rows,
+  static void accumulate(const KernelTable& t, float* g, const float* a, const X* x, std::size_t rows,
                          std::size_t n) {
-    (t.*W::kAccumulate)(a, x, n, rows, g, n);
+    (t.*DataRows<X>::kAccumulate)(a, x, n, rows, g, n);
   }
   static bool shrink(const KernelTable& t, T* z, double k, const Offset* zero, std::size_t n, Dither& dither) {
     return shrink_int(t.*W::kUpdate, z, k, zero, n, dither, kFrac);
@@ -130,7 +170,7 @@ struct ModelOps {
 };
 
 template <>
-struct ModelOps<float> {
+struct ModelOps<float, float> {
   using Offset = float;
   static constexpr bool kLowPrecision = false;
   static constexpr double kQmax = 0;
@@ -168,9 +208,10 @@ struct ModelOps<float> {
 using losses::loss_and_derivative;
 using losses::seconds_since;
 
-template <class T>
+// The trainer of a model with elements T on data rows with elements X.
+template <class T, class X = T>
 class Trainer {
-  using Ops = ModelOps<T>;
+  using Ops = ModelOps<T, X>;
   using Offset = typename Ops::Offset;
 
  public:
@@ -273,7 +314,7 @@ class Trainer {
   // (see shrink()), as HALP's centre does at 8 / 16 bits.
   bool centred_penalty() const { return !Ops::kLowPrecision && cfg_.method != Method::sgd; }
   std::uint64_t seed(std::uint64_t stream) const { return sampling::stream_seed(cfg_.seed, stream); }
-  const T* row(std::size_t i) const { return x_ + i * d_; }
+  const X* row(std::size_t i) const { return x_ + i * d_; }
   // Row i's record: [row scale, targets y_i (Ky), anchor derivative phi_ik (K),
   // HALP's x_i . w_base_k (K)], and with sample weights column i's alias entry
   // (sampling.hpp; 16 bytes, from alias_slot()): a weighted draw reads it in
@@ -371,7 +412,7 @@ class Trainer {
   // time at 16 and 32 bits.) A long row is a stream that the hardware
   // prefetcher keeps ahead of, and prefetching its start only slowed it.
   void prefetch_block(std::size_t i0) const {
-    if (d_ * sizeof(T) > 4096) return;
+    if (d_ * sizeof(X) > 4096) return;
     const char* begin = reinterpret_cast<const char*>(row(i0));
     const char* end = reinterpret_cast<const char*>(row(std::min(n_, i0 + kPassRows)));
     for (const char* p = begin; p < end; p += 64) prefetch_line(p);
@@ -555,7 +596,7 @@ class Trainer {
   // the hardware prefetcher streams the rest) and its record.
   void prefetch_sample(std::size_t i) const {
     const char* p = reinterpret_cast<const char*>(row(i));
-    const std::size_t bytes = std::min<std::size_t>(d_ * sizeof(T), 4096);
+    const std::size_t bytes = std::min<std::size_t>(d_ * sizeof(X), 4096);
     for (std::size_t off = 0; off < bytes; off += 64) prefetch_line(p + off);
     const char* r = reinterpret_cast<const char*>(record(i));
     for (std::size_t off = 0; off < stride_ * sizeof(double); off += 64) prefetch_line(r + off);
@@ -631,7 +672,7 @@ class Trainer {
   const SolverConfig& cfg_;
   const std::size_t n_, d_, K_;
   const std::size_t Ky_;  // targets per row: K for squared loss, else 1
-  const T* x_;
+  const X* x_;
   std::vector<T> z_;
   std::vector<double> b_, m_, phi_, dots_;
   std::vector<float> g_;
@@ -668,11 +709,20 @@ class Trainer {
 FitResult fit(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
               const float* coef0, const double* intercept0) {
   losses::check_problem(data, config, "fit");
-  if (data.x32 != nullptr) return Trainer<float>(kernels, data, config).run(coef0, intercept0);
-  if (data.row_scale == nullptr) throw std::invalid_argument("fit: integer data needs row scales");
-  if (data.x8 != nullptr) return Trainer<std::int8_t>(kernels, data, config).run(coef0, intercept0);
-  if (data.x16 != nullptr) return Trainer<std::int16_t>(kernels, data, config).run(coef0, intercept0);
-  throw std::invalid_argument("fit: no data");
+  const int data_bits = data.x32 != nullptr ? 32 : data.x16 != nullptr ? 16 : data.x8 != nullptr ? 8 : 0;
+  if (data_bits == 0) throw std::invalid_argument("fit: no data");
+  if (data_bits != 32 && data.row_scale == nullptr) throw std::invalid_argument("fit: integer data needs row scales");
+  const int bits = config.bits == 0 ? data_bits : config.bits;
+  if (bits == data_bits) {
+    if (bits == 32) return Trainer<float>(kernels, data, config).run(coef0, intercept0);
+    if (bits == 16) return Trainer<std::int16_t>(kernels, data, config).run(coef0, intercept0);
+    return Trainer<std::int8_t>(kernels, data, config).run(coef0, intercept0);
+  }
+  if (data_bits == 8 && bits == 16)
+    return Trainer<std::int16_t, std::int8_t>(kernels, data, config).run(coef0, intercept0);
+  throw std::invalid_argument("fit: a " + std::to_string(bits) + "-bit model on " + std::to_string(data_bits) +
+                              "-bit data is not supported; the widths are 8, 16 or 32 with data at the "
+                              "model's width, or 8-bit data under a 16-bit model");
 }
 
 }  // namespace lpcore

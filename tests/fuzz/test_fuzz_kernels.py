@@ -148,10 +148,10 @@ def case_axpy_update(draw):
 
 
 def case_update_int(draw):
-    bits = draw(st.sampled_from([8, 16]))
+    bits, data_bits = draw(st.sampled_from([(8, 8), (16, 16), (16, 8)]))  # the model's, the row's
     dtype, lim = ("int8", 127) if bits == 8 else ("int16", 32767)
     n = draw(st.sampled_from(LENGTHS))
-    z, x = draw(arrays(dtype, n)), draw(arrays(dtype, n))
+    z, x = draw(arrays(dtype, n)), draw(arrays("int8" if data_bits == 8 else "int16", n))
     off = kernels.MAX_OFFSET[bits]
     rng = np.random.RandomState(draw(st.integers(0, 2**32 - 1)))
     c_kind = draw(st.sampled_from(["zero", "random", "ends", "beyond", "float", "short", "int64 min", "uint64"]))
@@ -167,7 +167,7 @@ def case_update_int(draw):
     }[c_kind]()
     a = draw(st.sampled_from(REALS + [2.0**-9, -(2.0**-9), 1.0 - 2.0**-16]))
     seed = draw(st.integers(0, 2**64 - 1))
-    fn = kernels.update_i8 if bits == 8 else kernels.update_i16
+    fn = {8: kernels.update_i8, 16: kernels.update_i16}[bits] if bits == data_bits else kernels.update_i8_i16
 
     def run():
         kind, r = _on_every_backend(fn, z, x, a, c, random_state=seed % 2**32)
@@ -178,15 +178,17 @@ def case_update_int(draw):
             if a == 0 and not np.asarray(c).any():  # nothing to add: the grid point stays
                 assert np.array_equal(out, np.asarray(z)) and n_sat == 0
             # Within rounding of clip(z + a x + c / 2**f): one step of dither, and a's own rounding to a
-            # multiple of 2**-f (a in float32, |a| clamped to 2**(40-f)) times |x| <= lim, under half a step.
+            # multiple of 2**-m (a in float32, |a| clamped to 2**(40-m)) times |x|, under half a step
+            # (m = f, and 8 for the 8-bit row under a 16-bit model, whose |x| <= 127).
             frac = 8 if bits == 8 else 16
+            mul = 8 if data_bits == 8 else 16
             with np.errstate(over="ignore"):
-                a_used = np.clip(np.float64(np.float32(a)), -(2.0 ** (40 - frac)), 2.0 ** (40 - frac))
+                a_used = np.clip(np.float64(np.float32(a)), -(2.0 ** (40 - mul)), 2.0 ** (40 - mul))
             ref = (np.asarray(z, np.float64) + a_used * np.asarray(x, np.float64)
                    + np.asarray(c, np.float64) / 2.0**frac)
             err = np.abs(out - np.clip(ref, -lim, lim))
             assert (err <= 1.5 + 1e-9).all(), f"off clip(z + a x + c / 2**{frac}) by {err.max()}"
-        return f"update_i{bits} {kind}"
+        return f"update {data_bits}-bit row, {bits}-bit model: {kind}"
     return run
 
 
@@ -274,6 +276,7 @@ BINDINGS = {  # name: its arguments: an array of that dtype, F a float, D a Dith
     "axpy_rows_f32": "f32 f32 f32 B", "axpy_rows_i8_f32": "f32 i8 f32 B", "axpy_rows_i16_f32": "f32 i16 f32 B",
     "update_f32": "f32 f32 F f32 B", "update_i8": "i8 i8 F i16 D B", "update_i16": "i16 i16 F i32 D B",
     "update_dot_i8": "i8 i8 F i16 D i8 B", "update_dot_i16": "i16 i16 F i32 D i16 B",
+    "dot_i8_i16": "i8 i16 B", "update_i8_i16": "i16 i8 F i32 D B", "update_dot_i8_i16": "i16 i8 F i32 D i8 B",
     "update_dot_f32": "f32 f32 F f32 f32 B", "round_offsets_i8": "f32 D B", "pack_offsets_i8": "i16",
     "pack_offsets_i16": "i32", "dequantize_i8": "i8 f32 B", "dequantize_i16": "i16 f32 B", "stream_sum": "u8 B",
     "fill_random": "I I B", "quantize_float": "f32 I I I I B", "kernel_bytes": "S I",

@@ -96,6 +96,10 @@ struct Dither {
 //          fast path when |A| <= 32767 (|a| < 1/2) and |c| <= 2^29. The
 //          packed offsets carry a bias of kOffsetBiasI16 = 2^15 (half a
 //          step), which turns the signed dither word into an unbiased one.
+//   int8 rows against an int16 model (D8M16): the int16 update on the row
+//          widened to 256 x (exact: |256 x| <= 2^15), with its multiplier in
+//          Q8 (kFracI8I16), so A * 256 x is a x in Q16 as at 16 bits; fast
+//          path when |A| <= 32767 (|a| < 128).
 struct UpdateFormat {
   static constexpr int kFracI8 = 8;
   static constexpr std::int64_t kMaxMulI8 = 128;
@@ -104,6 +108,8 @@ struct UpdateFormat {
   static constexpr std::int64_t kMaxMulI16 = 32767;
   static constexpr std::int64_t kMaxOffsetI16 = std::int64_t{1} << 29;
   static constexpr std::int32_t kOffsetBiasI16 = 1 << 15;
+  static constexpr int kFracI8I16 = 8;
+  static constexpr int kWidenI8I16 = 8;  // the row's shift into int16
 };
 
 }  // namespace lpcore

@@ -65,6 +65,8 @@ void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
   /* sum_i a_i * b_i, exact in int64 for any length unless two adjacent pairs are both            \
      (-32768, -32768) (then that pair's 2^31 wraps, as vpmaddwd does). */                          \
   std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n);              \
+  /* sum_i x_i * z_i of an int8 data row and an int16 model, exact in int64 for any length. */    \
+  std::int64_t dot_i8_i16(const std::int8_t* x, const std::int16_t* z, std::size_t n);            \
   /* fp32 dot with 32 FMA partial sums (the order is part of the specification). */               \
   float dot_f32(const float* a, const float* b, std::size_t n);                                    \
   /* The same dot with integer x converted to float: x_i . w for a low-precision data row. */      \
@@ -105,6 +107,10 @@ void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
      round of a*2^16, s the signed dither word, c the Q16 offset plus 2^15 in packed layout. */   \
   std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,  \
                          std::size_t n, Dither& dither);                                           \
+  /* update_i16 for an int8 row against an int16 model (D8M16): update_i16 on the row 256 x    \
+     with A = stochastic round of a*2^8 (UpdateFormat::kFracI8I16), so A * 256 x is a x in Q16. */ \
+  std::size_t update_i8_i16(std::int16_t* z, const std::int8_t* x, float a, const std::int32_t* c, \
+                            std::size_t n, Dither& dither);                                        \
   /* The solver's fused step: the update, then the next sample's dot with the new model, in one   \
      pass over the model. Equal to update_*(z, x, a, c, n, dither) followed by                     \
      *dot = dot_*(x_next, z, n); update_dot_f32 is update_f32 (axpy_f32 when c is null)            \
@@ -115,6 +121,9 @@ void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
   std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, float a,                     \
                              const std::int32_t* c, std::size_t n, Dither& dither,                \
                              const std::int16_t* x_next, std::int64_t* dot);                      \
+  std::size_t update_dot_i8_i16(std::int16_t* z, const std::int8_t* x, float a,                  \
+                                const std::int32_t* c, std::size_t n, Dither& dither,             \
+                                const std::int8_t* x_next, std::int64_t* dot);                    \
   float update_dot_f32(float* w, const float* x, float a, const float* c, std::size_t n,          \
                        const float* x_next);                                                       \
   /* The int8 solvers' offsets c (grid units) re-rounded to Q8 with a 16-bit dither, exactly in  \
@@ -161,6 +170,7 @@ struct KernelTable {
   const char* name;
   decltype(&scalar::dot_i8) dot_i8;
   decltype(&scalar::dot_i16) dot_i16;
+  decltype(&scalar::dot_i8_i16) dot_i8_i16;
   decltype(&scalar::dot_f32) dot_f32;
   decltype(&scalar::dot_i8_f32) dot_i8_f32;
   decltype(&scalar::dot_i16_f32) dot_i16_f32;
@@ -177,8 +187,10 @@ struct KernelTable {
   decltype(&scalar::draw_multiplier) draw_multiplier;
   decltype(&scalar::update_i8) update_i8;
   decltype(&scalar::update_i16) update_i16;
+  decltype(&scalar::update_i8_i16) update_i8_i16;
   decltype(&scalar::update_dot_i8) update_dot_i8;
   decltype(&scalar::update_dot_i16) update_dot_i16;
+  decltype(&scalar::update_dot_i8_i16) update_dot_i8_i16;
   decltype(&scalar::update_dot_f32) update_dot_f32;
   decltype(&scalar::round_offsets_i8) round_offsets_i8;
   decltype(&scalar::quantize_i8) quantize_i8;

@@ -76,6 +76,10 @@ using EpochHook = std::function<bool(std::size_t epoch, const EpochRecord& recor
 struct SolverConfig {
   Method method = Method::halp;
   Loss loss = Loss::squared;
+  // The model's width: 8, 16 or 32, or 0 for the data's. It may exceed the
+  // data's only as 16-bit model on 8-bit rows (D8M16, in Buckwild's naming:
+  // the step reads the narrow row, the model keeps the fine grid).
+  int bits = 0;
   std::size_t n_outputs = 1;  // K: 1 for logistic, n_classes for multinomial, the targets for squared
   double eta = 0.01;          // step size
   double alpha = 0.0;         // L2 penalty

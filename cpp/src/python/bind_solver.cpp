@@ -190,6 +190,7 @@ void bind_solver(py::module_& m) {
       .def(py::init<>())
       .def_readwrite("method", &SolverConfig::method)
       .def_readwrite("loss", &SolverConfig::loss)
+      .def_readwrite("bits", &SolverConfig::bits)
       .def_readonly("n_outputs", &SolverConfig::n_outputs)
       .def_readwrite("eta", &SolverConfig::eta)
       .def_readwrite("alpha", &SolverConfig::alpha)
