@@ -163,13 +163,36 @@ def exact_objective(spec: dict, X, y) -> tuple[float, str]:
     return objective(spec, X, y, exact.coef_, exact.intercept_), "LogisticRegression(lbfgs, tol=1e-12)"
 
 
+# HALP's (bits, data_bits) pairs: model and data at 8 bits, the 16-bit model on
+# 8-bit rows (D8M16), and both at 16 bits.
+HALP_WIDTHS = [(8, 8), (16, 8), (16, 16)]
+
+
+def default_widths() -> tuple[int, int]:
+    """(bits, data_bits) of the default estimators, as they resolve data_bits="auto"."""
+    from lpcore import LowPrecisionClassifier, LowPrecisionRegressor
+    from lpcore._solver import data_width
+
+    pairs = set()
+    for cls in (LowPrecisionRegressor, LowPrecisionClassifier):
+        est = cls()
+        assert est.solver == "halp", "the table labels the default as HALP"
+        pairs.add((est.bits, data_width(est.data_bits, est.bits)))
+    (pair,) = pairs  # both estimators share their defaults
+    return pair
+
+
 def configurations(spec: dict, seed: int) -> dict[str, tuple[str, dict]]:
     """label -> (estimator class path, parameters), lpcore's first."""
     n, alpha = spec["n"], spec["alpha"]
     lp = "lpcore.LowPrecisionRegressor" if spec["kind"] == "least_squares" else "lpcore.LowPrecisionClassifier"
     common = {"alpha": alpha, "tol": TOL, "random_state": seed}
-    out = {"lpcore default (HALP 8-bit)": (lp, common), "lpcore 16-bit (HALP)": (lp, {**common, "bits": 16}),
-           REFERENCE: (lp, {**common, "solver": "svrg", "bits": 32})}
+    default = default_widths()
+    out = {}
+    for bits, data_bits in HALP_WIDTHS:  # the default's parameters are left to the estimator
+        params = common if (bits, data_bits) == default else {**common, "bits": bits, "data_bits": data_bits}
+        out[f"lpcore D{data_bits}M{bits} HALP" + (" (default)" if (bits, data_bits) == default else "")] = (lp, params)
+    out[REFERENCE] = (lp, {**common, "solver": "svrg", "bits": 32})
     if spec["kind"] == "least_squares":
         for solver in ("sag", "saga"):
             out[f"Ridge {solver}"] = ("sklearn.linear_model.Ridge",
