@@ -21,11 +21,14 @@ import lpcore
 from _common import fmt, pick, pyplot, report, save, script_main, table
 from lpcore import _core
 
-KERNELS = ["stream", "dot_i8", "dot_i16", "dot_f32", "axpy_f32", "update_f32", "update_i8", "update_i16"]
+KERNELS = ["stream", "dot_i8", "dot_i16", "dot_f32", "axpy_f32", "update_f32", "update_i8", "update_i16",
+           "update_dot_f32", "update_dot_i8", "update_dot_i8_i16"]
 # Bytes of memory each kernel's buffers occupy per element (its working set).
 FOOTPRINT = {
     "stream": 1, "dot_i8": 2, "dot_i16": 4, "dot_f32": 8,
     "axpy_f32": 8, "update_f32": 12, "update_i8": 4, "update_i16": 8,
+    # The solver's fused steps (the update and the next row's dot): model, row, offset, next row.
+    "update_dot_f32": 16, "update_dot_i8": 5, "update_dot_i8_i16": 8,
 }
 # In-cache lengths: L1-resident (all buffers <= 64 KiB) and L2-resident (<= 384 KiB).
 IN_CACHE = {"L1": 4096, "L2": 32768}

@@ -291,3 +291,19 @@ def test_the_bench_harness_refuses_sizes_that_wrap_or_never_end(call):
     """The bench bindings took any size: 16 * n wrapped, and reps * inner could run for years."""
     with pytest.raises(ValueError, match="at most"):
         isolated(call)
+
+
+# Every kernel name the bench harness knows (benchmarks/bench_kernels.py's KERNELS).
+HARNESS_KERNELS = ["stream", "dot_i8", "dot_i16", "dot_f32", "axpy_f32", "update_f32", "update_i8", "update_i16",
+                   "update_dot_f32", "update_dot_i8", "update_dot_i8_i16"]
+
+
+@pytest.mark.parametrize("kernel", HARNESS_KERNELS)
+@pytest.mark.parametrize("n", [1, 37, 224])
+def test_the_bench_harness_runs_every_kernel_it_names(kernel, n):
+    """Each name times its kernel on buffers of n elements (odd lengths included), and nothing else is accepted."""
+    seconds = _core.time_kernel(kernel, n, 2, 3)
+    assert len(seconds) == 2 and all(0 < s < 1 for s in seconds)
+    assert _core.kernel_bytes(kernel, n) >= n
+    with pytest.raises(ValueError, match="unknown kernel"):
+        _core.time_kernel(kernel + "_x", n, 1, 1)

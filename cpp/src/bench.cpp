@@ -65,6 +65,10 @@ std::size_t kernel_bytes(const std::string& kernel, std::size_t n) {
   if (kernel == "update_f32") return 16 * n;  // read w, x, c; write w
   if (kernel == "update_i8") return 5 * n;    // read z, x, c (int16); write z
   if (kernel == "update_i16") return 10 * n;  // read z, x, c (int32); write z
+  // The solver's fused steps: the update, then the next row's dot with the new model.
+  if (kernel == "update_dot_f32") return 20 * n;     // read w, x, c, x_next; write w
+  if (kernel == "update_dot_i8") return 6 * n;       // read z, x, c (int16), x_next; write z
+  if (kernel == "update_dot_i8_i16") return 10 * n;  // read z (int16), x, c (int32), x_next; write z
   throw std::invalid_argument("unknown kernel '" + kernel + "'");
 }
 
@@ -121,6 +125,32 @@ std::vector<double> time_kernel(const KernelTable& k, const std::string& kernel,
     to_grid_i8(reinterpret_cast<std::uint8_t*>(x), n);
     shrink(c, n, 6);  // |c| < 512: within two grid steps, like HALP's eta * g~ / s
     call = [&k, z, x, c, n, &dither] { g_sink = static_cast<double>(k.update_i8(z, x, 0.03f, c, n, dither)); };
+  } else if (kernel == "update_dot_f32") {
+    auto *w = reinterpret_cast<float*>(buf(4 * n)), *x = reinterpret_cast<float*>(buf(4 * n)),
+         *c = reinterpret_cast<float*>(buf(4 * n)), *xn = reinterpret_cast<float*>(buf(4 * n));
+    for (float* p : {w, x, c, xn}) to_floats(p, n);
+    call = [&k, w, x, c, xn, n] { g_sink = k.update_dot_f32(w, x, 1e-7f, c, n, xn); };
+  } else if (kernel == "update_dot_i8") {
+    auto *z = reinterpret_cast<std::int8_t*>(buf(n)), *x = reinterpret_cast<std::int8_t*>(buf(n)),
+         *xn = reinterpret_cast<std::int8_t*>(buf(n));
+    auto* c = reinterpret_cast<std::int16_t*>(buf(2 * n));
+    for (auto* p : {z, x, xn}) to_grid_i8(reinterpret_cast<std::uint8_t*>(p), n);
+    shrink(c, n, 6);
+    call = [&k, z, x, c, xn, n, &dither] {
+      std::int64_t dot = 0;
+      g_sink = static_cast<double>(k.update_dot_i8(z, x, 0.03f, c, n, dither, xn, &dot) + dot);
+    };
+  } else if (kernel == "update_dot_i8_i16") {
+    auto* z = reinterpret_cast<std::int16_t*>(buf(2 * n));
+    auto *x = reinterpret_cast<std::int8_t*>(buf(n)), *xn = reinterpret_cast<std::int8_t*>(buf(n));
+    auto* c = reinterpret_cast<std::int32_t*>(buf(4 * n));
+    to_grid_i16(z, n);
+    for (auto* p : {x, xn}) to_grid_i8(reinterpret_cast<std::uint8_t*>(p), n);
+    shrink(c, n, 14);
+    call = [&k, z, x, c, xn, n, &dither] {
+      std::int64_t dot = 0;
+      g_sink = static_cast<double>(k.update_dot_i8_i16(z, x, 0.03f, c, n, dither, xn, &dot) + dot);
+    };
   } else {  // update_i16
     auto *z = reinterpret_cast<std::int16_t*>(buf(2 * n)), *x = reinterpret_cast<std::int16_t*>(buf(2 * n));
     auto* c = reinterpret_cast<std::int32_t*>(buf(4 * n));
