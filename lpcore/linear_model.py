@@ -23,9 +23,15 @@ One of three solvers trains it, each at 8, 16 or 32 bits:
   saturation and the growth the previous epoch showed. At 32 bits HALP is
   plain SVRG.
 
-At 8/16 bits the data are stored at the same width with one scale per row,
-rounded once (to nearest) at fit time; ``data_rounding_error_`` records how
-much that moved them. The conversion reads X once, as it is
+The data have a width of their own, ``data_bits`` (at most ``bits``; the
+pair is named as in Buckwild, De Sa et al. 2017: D8M16 is 8-bit data under a
+16-bit model). The default is HALP with a 16-bit model on 8-bit rows: a step
+out of cache costs its random row read, which the 8-bit rows keep at a
+quarter of fp32's, and the 16-bit grid follows fp32 SVRG's trajectory, where
+an 8-bit one needs more epochs near the optimum (docs/algorithms.md, "Data
+and model widths"). Below 32 bits the rows are stored with one scale per
+row, rounded once (to nearest) at fit time; ``data_rounding_error_`` records
+how much that moved them. The conversion reads X once, as it is
 (float64 or float32, any memory order, a ``np.memmap``), on ``n_jobs``
 threads (``lpcore/_data.py``); the whole training loop runs in C++ without
 the GIL (see ``cpp/src/solver.cpp``). ``lpcore/_solver.py`` holds the rules
@@ -184,7 +190,7 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
         self,
         *,
         solver="halp",
-        bits=8,
+        bits=16,
         data_bits="auto",
         eta="auto",
         alpha=1e-4,
@@ -395,10 +401,15 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
     ----------
     solver : {"halp", "svrg", "sgd"}, default="halp"
         The training algorithm (see :mod:`lpcore.linear_model`).
-    bits : {8, 16, 32}, default=8
-        Width of the model and the data. 32 runs the fp32 baselines. HALP at
-        8 bits with ``mu="auto"`` goes on at 16 bits when it stalls (see
+    bits : {8, 16, 32}, default=16
+        Width of the model. 32 runs the fp32 baselines. HALP at 8 bits with
+        ``mu="auto"`` goes on with a 16-bit model when it stalls (see
         ``mu``); ``bits_`` is the width the fit ended at.
+    data_bits : {8, 16, 32} or "auto", default="auto"
+        Width of the rows the solver reads, at most ``bits``. "auto" is 8
+        for ``bits`` 8 and 16 and 32 for ``bits=32``. The pairs the solver
+        runs are (data_bits, bits) = (8, 8), (8, 16), (16, 16) and (32, 32);
+        any other raises ValueError. ``data_bits_`` is the width used.
     eta : float or "auto", default="auto"
         Step size. "auto" is ``1 / (2 L)``, with ``L`` the mean per-sample
         smoothness constant of the objective on the (rounded) data:
@@ -420,23 +431,25 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         outgrow the steps (on ``make_regression(10000, 100)`` mu=0.1 diverges
         while mu=1 to 3 converge), too large a one saturates
         (unscaled ``load_diabetes`` needs mu <= 0.01). "auto" adapts mu before
-        every epoch, from 3: it halves mu after an epoch in which more than
+        every epoch, from 3 at 8 bits and 0.3 at 16: it halves mu after an epoch in which more than
         0.1% of the coordinate updates saturated, else quadruples it after
         one in which both the full-gradient norm and the objective grew, and
         keeps it within ``[1 / (eta T), 1 / eta]`` (``T = epoch_length``; the
         grid then reaches between one full-gradient step and T of them). The
-        start, 3, was chosen on a sweep of 15 problems (README, "Choosing
-        mu"): it needed the fewest epochs of the starts 0.3, 1, 3 and 10;
-        each halving costs one epoch, while a grid that neither saturates
-        nor diverges gives the rule no signal. ``history_["mu"]`` shows the
+        8-bit start, 3, was chosen on a sweep of 15 problems
+        (docs/algorithms.md, "Choosing mu"): it needed the fewest epochs of
+        the starts 0.3, 1, 3 and 10; each halving costs one epoch, while a
+        grid that neither saturates nor diverges gives the rule no signal.
+        The 16-bit grid has 2^8 times the steps, so its start is 10x wider
+        and still 25x finer. ``history_["mu"]`` shows the
         path. With ``warm_start``, "auto" starts from the previous fit's
         ``mu_``. A float fixes mu. Only HALP at 8 and 16 bits uses mu.
         At 8 bits, "auto" also watches for a stall: when over 4 epochs the
         full-gradient norm falls by less than half while no epoch saturates,
         the 8-bit grid has reached its precision floor (on ill-conditioned
         data, such as standardized digits with a small alpha), and the fit
-        goes on from where it is at 16 bits, data and model, for the epochs
-        left (``history_["bits"]``; ``verbose`` prints a line).
+        goes on from where it is with a 16-bit model on the same rows, for
+        the epochs left (``history_["bits"]``; ``verbose`` prints a line).
         Persistent saturation (more than 1% of the updates in at least half
         of the epochs, not counting "auto"'s first, still halving, ones)
         gives a SaturationWarning, a gradient norm that grows 100-fold a
@@ -510,7 +523,8 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         inner loop), ``inner_seconds``, ``saturated`` (fraction of coordinate
         updates that hit the grid's ends), ``scale`` (grid step used), ``mu``
         (HALP's mu during the epoch; NaN for the other solvers and at 32
-        bits), ``eta`` (the step size) and ``bits`` (the width).
+        bits), ``eta`` (the step size), ``bits`` (the model's width) and
+        ``data_bits`` (the rows').
     initial_objective_ : float
     scale_ : float or None
         The final grid step: HALP's last scale, or delta; None at 32 bits.
@@ -520,11 +534,14 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
     eta_ : float
         The step size of the run that produced the model.
     bits_ : int
-        The width the fit ended at: ``bits``, or 16 where an 8-bit HALP fit
-        stalled and went on at 16 bits.
+        The model's width at the end of the fit: ``bits``, or 16 where an
+        8-bit HALP fit stalled and went on with a 16-bit model.
+    data_bits_ : int
+        The rows' width: ``data_bits``, resolved. An 8-bit fit that went
+        on at 16 bits keeps its 8-bit rows.
     data_rounding_error_ : float
-        ``||X - X_q||_F / ||X||_F`` of the data rounding at ``bits_`` (0 at
-        32 bits), X taken in float32.
+        ``||X - X_q||_F / ||X||_F`` of the data rounding at ``data_bits_``
+        (0 at 32 bits), X taken in float32.
     shrinkage_ : dict of ndarray or None
         With ``grad_format``, per epoch: ``q_min`` and ``q_mean`` (minimum
         and mean over the steps of the projection ``q_t``),
@@ -637,7 +654,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         class's weight.
 
     The other parameters and the fitted ``n_iter_``, ``history_``,
-    ``initial_objective_``, ``scale_``, ``mu_``, ``eta_``, ``bits_``, ``data_rounding_error_``, ``shrinkage_``,
+    ``initial_objective_``, ``scale_``, ``mu_``, ``eta_``, ``bits_``, ``data_bits_``, ``data_rounding_error_``, ``shrinkage_``,
     ``n_features_in_`` and ``feature_names_in_`` are those of
     :class:`LowPrecisionRegressor`.
 
@@ -681,7 +698,7 @@ class LowPrecisionClassifier(ClassifierMixin, _LowPrecisionLinear):
         self,
         *,
         solver="halp",
-        bits=8,
+        bits=16,
         data_bits="auto",
         eta="auto",
         alpha=1e-4,

@@ -3,8 +3,9 @@
 The defaults must converge without a warning on the standardized
 scikit-learn datasets; a step that diverges must back off (eta="auto") or
 raise (a fixed eta), never return a model worse than the start; an 8-bit
-HALP fit that stalls goes on at 16 bits; a fit that raises leaves the
-estimator as it was.
+HALP fit that stalls goes on with a 16-bit model; a fit that raises leaves
+the estimator as it was. The default is HALP with a 16-bit model on 8-bit
+rows (D8M16).
 """
 
 import warnings
@@ -41,6 +42,7 @@ def test_default_classifier_converges_without_warning(name):
     X, y = standardized(name)
     model = fit_quietly(LowPrecisionClassifier(random_state=0), X, y)
     assert model.n_iter_ < model.max_iter
+    assert (model.bits_, model.data_bits_) == (16, 8)
     majority = np.bincount(y).max() / len(y)
     assert model.score(X, y) > max(0.95, majority)
 
@@ -50,6 +52,7 @@ def test_default_regressor_converges_without_warning(name):
     X, y = standardized(name)
     model = fit_quietly(LowPrecisionRegressor(random_state=0), X, y)
     assert model.n_iter_ < model.max_iter
+    assert (model.bits_, model.data_bits_) == (16, 8)
     # within 1e-3 of the exact ridge solution's R^2 (the zero model's is <= 0)
     alpha = model.alpha * len(X)
     A = np.column_stack([X, np.ones(len(X))])
@@ -125,16 +128,18 @@ def test_an_8bit_stall_goes_on_at_16_bits(capsys):
     down by 1% an epoch for hundreds of epochs (588 to tol); at 16 bits it
     converges as fp32 SVRG does."""
     X, y = standardized("digits")
-    model = fit_quietly(LowPrecisionClassifier(verbose=1, random_state=0), X, y)
+    model = fit_quietly(LowPrecisionClassifier(bits=8, verbose=1, random_state=0), X, y)
     bits = model.history_["bits"][-model.n_iter_:]
     assert model.bits_ == 16 and bits[0] == 8 and bits[-1] == 16 and np.all(np.diff(bits) >= 0)
+    # The 16-bit model goes on from the 8-bit rows already made (D8M16), not from new ones.
+    assert model.data_bits_ == 8 and set(model.history_["data_bits"]) == {8}
     assert "stalled after" in capsys.readouterr().err
     fp32 = fit_quietly(LowPrecisionClassifier(solver="svrg", bits=32, random_state=0), X, y)
     assert model.n_iter_ < 1.25 * fp32.n_iter_
     # A fixed mu is the user's choice: no change of width.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fixed = LowPrecisionClassifier(mu=0.2, max_iter=40, random_state=0).fit(X, y)
+        fixed = LowPrecisionClassifier(bits=8, mu=0.2, max_iter=40, random_state=0).fit(X, y)
     assert fixed.bits_ == 8 and set(fixed.history_["bits"]) == {8}
 
 

@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 CONFIGS = [
@@ -86,6 +87,34 @@ def test_regressor_fits(solver, bits):
     has_mu = solver == "halp" and bits != 32
     assert (model.mu_ is None) != has_mu
     assert np.isnan(model.history_["mu"]).all() != has_mu
+
+
+@pytest.mark.parametrize("bits,data_bits,resolved", [
+    (8, "auto", 8), (16, "auto", 8), (32, "auto", 32), (8, 8, 8), (16, 8, 8), (16, 16, 16), (32, 32, 32),
+])
+def test_data_bits_resolves_to_the_rows_the_solver_reads(bits, data_bits, resolved):
+    X, y = regression()
+    model = LowPrecisionRegressor(bits=bits, data_bits=data_bits, max_iter=3, tol=0, random_state=0).fit(X, y)
+    assert model.data_bits_ == resolved and set(model.history_["data_bits"]) == {resolved}
+    assert model.bits_ == bits and (model.data_rounding_error_ == 0) == (resolved == 32)
+    # The rounding error is the rows': 16-bit rows move X far less than 8-bit ones.
+    if resolved != 32:
+        other = LowPrecisionRegressor(bits=16, data_bits=24 - resolved, max_iter=1, tol=0, random_state=0).fit(X, y)
+        assert (model.data_rounding_error_ > other.data_rounding_error_) == (resolved == 8)
+
+
+@pytest.mark.parametrize("bits,data_bits,match", [
+    (8, 16, "cannot be finer than the model"), (8, 32, "cannot be finer than the model"), (16, 32, "cannot be finer than the model"),
+    (32, 8, "not supported"), (32, 16, "not supported"),
+])
+def test_unsupported_data_widths_are_refused_before_any_work(bits, data_bits, match):
+    X, y = regression()
+    est = LowPrecisionRegressor(bits=bits, data_bits=data_bits)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "coef_")
+    with pytest.raises(InvalidParameterError):
+        LowPrecisionRegressor(data_bits=4).fit(X, y)
 
 
 @pytest.mark.filterwarnings("ignore::lpcore.SaturationWarning")
@@ -232,19 +261,20 @@ def test_persistent_saturation_warns():
 
 
 def test_auto_mu_converges_where_a_fixed_mu_diverges():
+    """The 8-bit grid, whose mu rule the 16-bit one shares."""
     X, y = make_regression(n_samples=500, n_features=50, noise=1.0, random_state=0)
     # mu=0.1 (the former default) makes the grid ~10x too coarse: its rounding
     # noise outgrows the steps and the gradient norm explodes.
     with pytest.raises(DivergenceError, match="larger mu"):
-        LowPrecisionRegressor(mu=0.1, random_state=0).fit(X, y)
+        LowPrecisionRegressor(bits=8, mu=0.1, random_state=0).fit(X, y)
     # Features 10x larger need a 100x larger mu; even auto's start, 3, held
     # fixed, explodes.
     with pytest.raises(DivergenceError, match="larger mu"):
-        LowPrecisionRegressor(mu=3.0, random_state=0).fit(10 * X, y)
+        LowPrecisionRegressor(bits=8, mu=3.0, random_state=0).fit(10 * X, y)
     for data in (X, 10 * X):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            model = LowPrecisionRegressor(random_state=0).fit(data, y)  # mu="auto"
+            model = LowPrecisionRegressor(bits=8, random_state=0).fit(data, y)  # mu="auto"
         assert model.n_iter_ < model.max_iter  # stopped by tol
         assert model.score(data, y) > 0.9999
     # It got there with a grid far finer than mu=3's (history_ holds every
