@@ -3,8 +3,9 @@
 What a user sees: X a float64 array in RAM, one call to fit(), default
 settings. Every configuration fits the same data and penalty:
 
-    lpcore default    LowPrecisionRegressor() / LowPrecisionClassifier() (HALP, 8 bits)
-    lpcore 16-bit     the same with bits=16
+    lpcore HALP       LowPrecisionRegressor() / LowPrecisionClassifier() at three (data, model)
+                      widths: D8M8 (bits=8), D8M16 (bits=16 on 8-bit rows) and D16M16
+                      (data_bits=16); the default's row (D8M16) runs with no width set
     lpcore SVRG fp32  solver="svrg", bits=32: the reference, every ratio is to its wall time in this run
     scikit-learn      least squares: Ridge(solver="sag"), Ridge(solver="saga"), Ridge(solver="cholesky")
                       (a direct solve) and SGDRegressor; logistic: LogisticRegression(solver="lbfgs"),
@@ -59,7 +60,7 @@ worker process, to keep the check to seconds.
 
 --full adds data larger than RAM would hold as floats: a float64 np.memmap
 of at least 4 GiB on disk (written in chunks and dropped from the page cache,
-so the fit reads it from disk), fitted by the default 8-bit
+so the fit reads it from disk), fitted by the default (D8M16: 8-bit rows)
 LowPrecisionRegressor in a fresh process, whose peak anonymous memory
 (RssAnon, sampled every 5 ms during fit()) is reported per element; an in-RAM
 fit of the file's first eighth is the comparison, in seconds per element.
@@ -463,7 +464,7 @@ def run_problem(name: str, spec: dict, seed: int, repeats: int, limit: float, fr
 
 
 def out_of_core(seed: int, nbytes: int, tmp: Path, limit: float, d: int = 200, chunk_rows: int = 50_000) -> dict:
-    """Fit the default 8-bit regressor on a float64 np.memmap of at least nbytes on disk."""
+    """Fit the default regressor (8-bit rows) on a float64 np.memmap of at least nbytes on disk."""
     n = -(-nbytes // (8 * d))
     size = n * d * 8
     free = shutil.disk_usage(tmp).free
@@ -516,7 +517,7 @@ def out_of_core(seed: int, nbytes: int, tmp: Path, limit: float, d: int = 200, c
 
 def format_out_of_core(r: dict) -> str:
     head = ("### Out of core: a float64 np.memmap on disk (the path of data larger than RAM as floats), "
-            "default 8-bit LowPrecisionRegressor")
+            "default LowPrecisionRegressor (D8M16: 8-bit rows)")
     if "skipped" in r:
         return f"{head}\n\nSkipped: {r['skipped']}."
     rows = []

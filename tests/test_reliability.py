@@ -177,7 +177,7 @@ def test_subnormal_rows_quantize_without_a_zero_scale():
 
 
 @pytest.mark.parametrize("params,advice", [
-    ({"mu": 1e-6}, "larger mu"),
+    ({"mu": 1e-6, "bits": 8}, "larger mu"),
     ({"solver": "svrg", "bits": 8, "delta": 1e30}, "smaller delta"),
     ({"solver": "sgd", "bits": 16, "delta": 1e30}, "smaller delta"),
     ({"solver": "svrg", "bits": 32, "grad_format": "fp16", "grad_scaling": 1e-300}, "grad_scaling='dynamic'"),
