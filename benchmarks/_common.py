@@ -223,11 +223,13 @@ def plain(x):
 
 
 def script_main(run: Callable[..., dict], doc: str, argv=None, rounds: bool = False,
-                worker: Callable[[dict], int] | None = None) -> int:
+                worker: Callable[[dict], int] | None = None, select: bool = False) -> int:
     """Command line of a benchmark run on its own: its summary and one-line result on stdout.
 
     A benchmark that measures in fresh processes passes its `worker`: the
     command line `--worker JSON` then runs worker(json.loads(JSON)) instead.
+    With `select`, `--problems NAME[,NAME]` runs only those of the size's
+    problems (run's `select`).
     """
     argv = sys.argv[1:] if argv is None else argv
     if worker is not None and argv[:1] == ["--worker"]:
@@ -238,10 +240,14 @@ def script_main(run: Callable[..., dict], doc: str, argv=None, rounds: bool = Fa
     p.add_argument("--seed", type=int, default=0)
     if rounds:
         p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default: by size)")
+    if select:
+        p.add_argument("--problems", metavar="NAME[,NAME]", help="run only these problems of the size")
     p.add_argument("--out", default=".", help="directory for the figures (default: here)")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args(argv)
     extra = {"rounds": args.rounds} if rounds else {}
+    if select and args.problems:
+        extra["select"] = args.problems.split(",")
     res = run("tiny" if args.quick else args.size, args.seed, Path(args.out),
               progress=lambda done, total, label="": print(f"  {label}", file=sys.stderr, flush=True), **extra)
     print(res["summary"])

@@ -65,7 +65,7 @@ LowPrecisionRegressor in a fresh process, whose peak anonymous memory
 (RssAnon, sampled every 5 ms during fit()) is reported per element; an in-RAM
 fit of the file's first eighth is the comparison, in seconds per element.
 
-    python benchmarks/bench_endtoend.py [--size tiny|default|full] [--out DIR]
+    python benchmarks/bench_endtoend.py [--size tiny|default|full] [--problems NAME[,NAME]] [--out DIR]
 """
 
 from __future__ import annotations
@@ -628,18 +628,28 @@ def plot(results: dict, out_dir: Path) -> str:
     return save(fig, out_dir, "endtoend_time_memory.png")
 
 
-def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progress=None) -> dict:
+def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progress=None,
+        select: list[str] | None = None) -> dict:
+    """``select``: run only these of the size's problems ("memmap": --full's out-of-core fit)."""
     t0 = time.perf_counter()
     specs = problems(size)
+    with_memmap = size == "full"
+    if select is not None:
+        known = list(specs) + (["memmap"] if with_memmap else [])
+        unknown = [name for name in select if name not in known]
+        if unknown:
+            raise ValueError(f"unknown problem(s) {', '.join(unknown)} at size {size}; the problems are {', '.join(known)}")
+        specs = {name: spec for name, spec in specs.items() if name in select}
+        with_memmap = with_memmap and "memmap" in select
     repeats = pick(size, 1, 1, 3)
     limit = pick(size, 60.0, 8.0, 900.0)  # seconds of one fit() before it is stopped
-    total = sum(1 + repeats * len(configurations(s, seed)) for s in specs.values()) + (size == "full")
+    total = sum(1 + repeats * len(configurations(s, seed)) for s in specs.values()) + with_memmap
     results, step = {}, 0
     with tempfile.TemporaryDirectory(prefix="lpcore-endtoend-") as tmp:
         for name, spec in specs.items():
             results[name], step = run_problem(name, spec, seed, repeats, limit, size != "tiny", Path(tmp), progress,
                                               step, total)
-        big = out_of_core(seed, MEMMAP_BYTES, Path(tmp), 1800.0) if size == "full" else None
+        big = out_of_core(seed, MEMMAP_BYTES, Path(tmp), 1800.0) if with_memmap else None
         if big is not None:
             report(progress, total, total, "memmap")
     figures = [plot(results, Path(out_dir))]
@@ -697,4 +707,4 @@ def run(size: str = "default", seed: int = 0, out_dir: Path | str = ".", progres
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(run, __doc__, worker=worker))
+    sys.exit(script_main(run, __doc__, worker=worker, select=True))
