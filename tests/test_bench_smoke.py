@@ -136,3 +136,18 @@ def test_time_gather_times_random_rows_and_checks_sizes():
                 (10, 100, 10, 16, 0), (1 << 30, 1 << 20, 10, 16, 1)):
         with pytest.raises(ValueError, match="time_gather"):
             _core.time_gather(*bad)
+
+
+ENDTOEND = RUN.parent / "bench_endtoend.py"
+
+
+def test_endtoend_runs_only_the_problems_asked_for(tmp_path):
+    """--problems picks some of a size's problems; an unknown name lists the known ones."""
+    proc = subprocess.run([sys.executable, str(ENDTOEND), "--quick", "--problems", "logistic", "--out", str(tmp_path),
+                           "--json", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert list(json.loads((tmp_path / "r.json").read_text())["problems"]) == ["logistic"]
+    proc = subprocess.run([sys.executable, str(ENDTOEND), "--quick", "--problems", "logistic,memmap"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "unknown problem(s) memmap at size tiny; the problems are least_squares, logistic, multinomial" in proc.stderr
