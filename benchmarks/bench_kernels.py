@@ -30,7 +30,8 @@ FOOTPRINT = {
     # The solver's fused steps (the update and the next row's dot): model, row, offset, next row.
     "update_dot_f32": 16, "update_dot_i8": 5, "update_dot_i8_i16": 8,
 }
-# In-cache lengths: L1-resident (all buffers <= 64 KiB) and L2-resident (<= 384 KiB).
+# In-cache lengths: L1-resident (all buffers <= 64 KiB) and L2-resident (<= 384 KiB, but 512 KiB for
+# update_dot_f32's four buffers: L2-resident only where L2 holds 1 MiB, as on Zen 4).
 IN_CACHE = {"L1": 4096, "L2": 32768}
 
 # (name, numerator, denominator, regime, minimum ratio) from the foundation issue.

@@ -323,12 +323,7 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
         epoch).
         """
         self._check_grad_params()
-        data_width(self.data_bits, self.bits)  # a pair of widths the solver runs
         n_features = X.shape[1]
-        metadata = {"sample_weight": sample_weight}
-        ctx = self._init_callback_context(max_subtasks=None) if hasattr(self, "_init_callback_context") else None
-        if ctx is not None:
-            ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         fitted = hasattr(self, "_coef") and self._coef.shape == (n_outputs, n_features)
         start = None
         if partial and fitted:
@@ -338,6 +333,19 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
                           float(saturated[-1]) if saturated.size else -1.0)
         elif self.warm_start and fitted:
             start = Start(self._coef, self._intercept, self.mu_)
+        # A pair of widths the solver runs; partial_fit goes on at the model's width.
+        bits = start.bits if start is not None and start.bits is not None else self.bits
+        try:
+            data_width(self.data_bits, bits)
+        except ValueError as e:
+            if bits == self.bits:
+                raise
+            raise ValueError(f"partial_fit goes on with the model's width bits_={bits} (bits={self.bits} takes effect "
+                             f"at the next fit()), and {e}") from None
+        metadata = {"sample_weight": sample_weight}
+        ctx = self._init_callback_context(max_subtasks=None) if hasattr(self, "_init_callback_context") else None
+        if ctx is not None:
+            ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         first_epoch = self.n_iter_ if partial and fitted else 0
         hook = self._epoch_hook(ctx, X, y, metadata, n_features, two_d, first_epoch)
         solution = solve(self, X, y_encoded, loss, n_outputs, start, sample_weight, partial, hook)

@@ -149,6 +149,23 @@ def test_partial_fit_after_fit_continues_from_it():
     np.testing.assert_allclose(clf.coef_, coef, rtol=0.05, atol=0.02)  # a step from the fit, not a restart
 
 
+def test_partial_fit_keeps_the_model_width_and_names_it_when_data_bits_does_not_pair():
+    """partial_fit goes on at bits_; a data_bits that cannot pair with it is refused, naming bits_,
+    and the model is kept; the next fit() takes the new widths."""
+    X, y = make_regression(n_samples=300, n_features=5, noise=1.0, random_state=0)
+    model = LowPrecisionRegressor(bits=8, random_state=0).partial_fit(X, y)
+    coef = model.coef_.copy()
+    model.set_params(bits=16, data_bits=16)
+    with pytest.raises(ValueError, match=r"partial_fit goes on with the model's width bits_=8 \(bits=16 takes "
+                                         r"effect at the next fit\(\)\), and data_bits=16 with bits=8"):
+        model.partial_fit(X, y)
+    assert np.array_equal(model.coef_, coef) and model.bits_ == 8
+    model.set_params(data_bits="auto").partial_fit(X, y)  # 8-bit rows pair with the 8-bit model
+    assert model.bits_ == 8 and model.data_bits_ == 8
+    model.set_params(max_iter=2, tol=0).fit(X, y)
+    assert (model.bits_, model.data_bits_) == (16, 8)
+
+
 def test_weights_and_chunks_train_the_same_model_on_every_backend(tmp_path):
     code = (
         "import numpy as np, lpcore\n"

@@ -38,7 +38,7 @@ inline std::int64_t dot_pair_i16(std::int16_t a0, std::int16_t b0, std::int16_t 
 }
 
 // sum_i x_i z_i of an int8 row and an int16 model, exact: every product is
-// below 2^22 in magnitude.
+// at most 2^22 in magnitude.
 inline std::int64_t dot_i8_i16(const std::int8_t* x, const std::int16_t* z, std::size_t n) {
   std::int64_t s = 0;
   for (std::size_t i = 0; i < n; ++i) s += std::int32_t{x[i]} * z[i];
