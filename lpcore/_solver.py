@@ -342,6 +342,7 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
 
     solution = Solution(start_coef=coef0)
     start_coef, start_intercept, start_mu = coef0, intercept0, cfg.mu
+    start_bits, start_stall = bits, cfg.stop_on_stall  # a restart undoes a move to 16 bits
     backoffs = 0
     while True:
         cfg.eta = eta
@@ -362,6 +363,8 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
             backoffs += 1
             eta /= ETA_BACKOFF
             coef0, intercept0, cfg.mu = _padded(start_coef, width), start_intercept, start_mu
+            bits = cfg.bits = start_bits
+            cfg.stop_on_stall = start_stall
             cfg.tol_reference = 0.0
             cfg.max_iter = 1 if partial else int(est.max_iter)
             solution.start = len(solution.runs)

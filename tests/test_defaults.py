@@ -143,6 +143,41 @@ def test_an_8bit_stall_goes_on_at_16_bits(capsys):
     assert fixed.bits_ == 8 and set(fixed.history_["bits"]) == {8}
 
 
+class _Diverged:
+    """A solver result read as diverged (objective above its start), all else as it was."""
+
+    diverged, divergence = True, 2
+
+    def __init__(self, result):
+        self._result = result
+
+    def __getattr__(self, name):
+        return getattr(self._result, name)
+
+
+def test_a_backoff_after_the_move_to_16_bits_restarts_the_fit_as_it_began(monkeypatch):
+    """eta="auto"'s restart after a divergence goes back to the start: the
+    8-bit model with its stall rule and the 8-bit mu start, not the 16-bit
+    model it had moved on to (which it kept, with mu 3, before)."""
+    from lpcore import _solver
+
+    real_fit, calls = _solver._core.fit, []
+
+    def fit(*args):
+        cfg = args[5]
+        calls.append((cfg.bits, cfg.stop_on_stall, cfg.mu))
+        result = real_fit(*args)
+        return _Diverged(result) if len(calls) == 2 else result  # the run after the stall diverges
+
+    monkeypatch.setattr(_solver._core, "fit", fit)
+    X, y = standardized("digits")
+    model = fit_quietly(LowPrecisionClassifier(bits=8, random_state=0), X, y)
+    assert calls[0] == (8, True, 3.0) and calls[1][:2] == (16, False)
+    assert calls[2] == (8, True, 3.0)  # the restart, with half the step
+    assert model.history_["eta"][-1] == model.history_["eta"][0] / 2
+    assert model.bits_ == 16  # it stalled again and moved on again
+
+
 def test_running_out_of_epochs_advises_more_epochs_not_a_larger_step():
     X, y = standardized("digits")
     with pytest.warns(ConvergenceWarning, match=r"increase max_iter \(to about \d+\)") as caught:
