@@ -439,19 +439,19 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         outgrow the steps (on ``make_regression(10000, 100)`` mu=0.1 diverges
         while mu=1 to 3 converge), too large a one saturates
         (unscaled ``load_diabetes`` needs mu <= 0.01). "auto" adapts mu before
-        every epoch, from 3 at 8 bits and 0.3 at 16: it halves mu after an epoch in which more than
-        0.1% of the coordinate updates saturated, else quadruples it after
-        one in which both the full-gradient norm and the objective grew, and
-        keeps it within ``[1 / (eta T), 1 / eta]`` (``T = epoch_length``; the
+        every epoch, from 3 at 8 bits and 0.3 at 16: it halves mu after an
+        epoch in which more than 0.1% of the coordinate updates saturated,
+        else quadruples it after one in which both the full-gradient norm and
+        the objective grew, and keeps it within ``[1 / (eta T), 1 / eta]`` (``T = epoch_length``; the
         grid then reaches between one full-gradient step and T of them). The
         8-bit start, 3, was chosen on a sweep of 15 problems
         (docs/algorithms.md, "Choosing mu"): it needed the fewest epochs of
         the starts 0.3, 1, 3 and 10; each halving costs one epoch, while a
         grid that neither saturates nor diverges gives the rule no signal.
         The 16-bit grid has 2^8 times the steps, so its start is 10x wider
-        and still 25x finer. ``history_["mu"]`` shows the
-        path. With ``warm_start``, "auto" starts from the previous fit's
-        ``mu_``. A float fixes mu. Only HALP at 8 and 16 bits uses mu.
+        and still 25x finer. ``history_["mu"]`` shows the path. With
+        ``warm_start``, "auto" starts from the previous fit's ``mu_``. A
+        float fixes mu. Only HALP at 8 and 16 bits uses mu.
         At 8 bits, "auto" also watches for a stall: when over 4 epochs the
         full-gradient norm falls by less than half while no epoch saturates,
         the 8-bit grid has reached its precision floor (on ill-conditioned
