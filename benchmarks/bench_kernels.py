@@ -1,6 +1,6 @@
 """Kernel throughput against the measured memory bandwidth (the roofline).
 
-Every kernel is timed by the C++ harness (lpcore._core.time_kernel), in cache
+Every kernel is timed by the C++ harness (lpcore._bench.time_kernel), in cache
 and out of cache, interleaved round by round so that machine noise hits all of
 them alike; each figure is the median over all repetitions. Ratios compare
 kernels measured in this same run.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import lpcore
 from _common import fmt, pick, pyplot, report, save, script_main, table
-from lpcore import _core
+from lpcore import _bench
 
 KERNELS = ["stream", "dot_i8", "dot_i16", "dot_f32", "axpy_f32", "update_f32", "update_i8", "update_i16",
            "update_dot_f32", "update_dot_i8", "update_dot_i8_i16"]
@@ -56,9 +56,9 @@ def measure(out_of_cache_bytes: int, rounds: int, inner_seconds: float, progress
             for k in KERNELS:
                 n = by_kernel[k]
                 # Enough back-to-back calls for ~inner_seconds per repetition.
-                bytes_per_call = _core.kernel_bytes(k, n)
+                bytes_per_call = _bench.kernel_bytes(k, n)
                 inner = max(1, int(inner_seconds * 20e9 / bytes_per_call)) if regime != "out" else 1
-                samples[regime][k] += _core.time_kernel(k, n, 3, inner)
+                samples[regime][k] += _bench.time_kernel(k, n, 3, inner)
         report(progress, r + 1, rounds, f"round {r + 1}/{rounds}")
     results = {}
     for regime, by_kernel in samples.items():
@@ -69,7 +69,7 @@ def measure(out_of_cache_bytes: int, rounds: int, inner_seconds: float, progress
                 "n": n,
                 "seconds": t,
                 "elements_per_s": n / t,
-                "bytes_per_s": _core.kernel_bytes(k, n) / t,
+                "bytes_per_s": _bench.kernel_bytes(k, n) / t,
                 "spread": (max(secs) - min(secs)) / t,
             }
     return results

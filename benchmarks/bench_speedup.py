@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import pick, pyplot, report, save, script_main, table
-from lpcore import _core, _data, _solver
+from lpcore import _bench, _core, _data, _solver
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
@@ -97,11 +97,11 @@ def gather_seconds(n: int, d: int) -> dict:
     """Seconds per row of reading random rows at each width, as the solver samples them.
 
     The rows are drawn uniformly with replacement from n rows in 2 MiB pages and
-    prefetched 16 draws ahead (lpcore._core.time_gather): the data-movement floor
+    prefetched 16 draws ahead (lpcore._bench.time_gather): the data-movement floor
     of an out-of-cache inner step, which the streaming bound does not see.
     """
     rows = min(2 * n, 1 << 19)
-    return {bits: _core.time_gather(n, d * bits // 8, rows, 16, 3) for bits in (8, 16, 32)}
+    return {bits: _bench.time_gather(n, d * bits // 8, rows, 16, 3) for bits in (8, 16, 32)}
 
 
 def random_access_bound(method: str, bits: int, n: int, d: int, T: int, row_seconds: float,
@@ -113,7 +113,7 @@ def random_access_bound(method: str, bits: int, n: int, d: int, T: int, row_seco
 
 def streaming_bandwidth(n_bytes: int, reps: int = 5) -> float:
     """Bytes/s of the streaming-read kernel over an out-of-cache buffer (median)."""
-    times = _core.time_kernel("stream", n_bytes, reps, 1)
+    times = _bench.time_kernel("stream", n_bytes, reps, 1)
     return n_bytes / statistics.median(times)
 
 

@@ -128,14 +128,14 @@ def test_bad_options_are_rejected(argv):
 
 
 def test_time_gather_times_random_rows_and_checks_sizes():
-    from lpcore import _core
+    from lpcore import _bench
 
-    t = _core.time_gather(1000, 100, 2000, 16, 3)
+    t = _bench.time_gather(1000, 100, 2000, 16, 3)
     assert 0 < t < 1e-3
     for bad in ((0, 100, 10, 16, 1), (10, 0, 10, 16, 1), (10, 100, 0, 16, 1), (10, 100, 10, 0, 1),
                 (10, 100, 10, 16, 0), (1 << 30, 1 << 20, 10, 16, 1)):
         with pytest.raises(ValueError, match="time_gather"):
-            _core.time_gather(*bad)
+            _bench.time_gather(*bad)
 
 
 ENDTOEND = RUN.parent / "bench_endtoend.py"

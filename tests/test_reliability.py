@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pytest
 from isolation import isolated
-from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, _core, kernels, quantize, shrinkage
+from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, _bench, _core, kernels, quantize, shrinkage
 from lpcore.float_formats import DYNAMIC_SCALE_EXPONENTS, dynamic_scale
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
@@ -113,12 +113,12 @@ def test_a_fit_off_the_main_thread_runs_without_the_signal_check():
 
 
 @pytest.mark.parametrize("call", [
-    "_core.time_kernel('dot_i8', 4096, 2**20, 2**30)",
-    "_core.time_gather(1000, 64, 2**40, 16, 2**20)",
+    "_bench.time_kernel('dot_i8', 4096, 2**20, 2**30)",
+    "_bench.time_gather(1000, 64, 2**40, 16, 2**20)",
 ])
 def test_ctrl_c_stops_the_bench_harness(call):
     """The timing loops' reps * inner calls (up to 2**50) could not be stopped."""
-    assert _interrupted("from lpcore import _core", call) == "KeyboardInterrupt"
+    assert _interrupted("from lpcore import _bench", call) == "KeyboardInterrupt"
 
 
 @pytest.mark.parametrize("name,value", [
@@ -280,12 +280,12 @@ def test_an_overflowing_prediction_beyond_the_float32_range_is_refused():
 
 
 @pytest.mark.parametrize("call", [
-    lambda: _core.time_kernel("dot_i8", 2**40, 1, 1),
-    lambda: _core.time_kernel("dot_i8", 16, 2**21, 1),
-    lambda: _core.time_kernel("dot_i8", 16, 1, 2**31),
-    lambda: _core.kernel_bytes("update_f32", 2**62),
-    lambda: _core.time_gather(10, 10, 2**41, 1, 1),
-    lambda: _core.time_gather(10, 10, 10, 2**21, 1),
+    lambda: _bench.time_kernel("dot_i8", 2**40, 1, 1),
+    lambda: _bench.time_kernel("dot_i8", 16, 2**21, 1),
+    lambda: _bench.time_kernel("dot_i8", 16, 1, 2**31),
+    lambda: _bench.kernel_bytes("update_f32", 2**62),
+    lambda: _bench.time_gather(10, 10, 2**41, 1, 1),
+    lambda: _bench.time_gather(10, 10, 10, 2**21, 1),
 ], ids=["n", "reps", "inner", "kernel_bytes", "gather rows", "gather lookahead"])
 def test_the_bench_harness_refuses_sizes_that_wrap_or_never_end(call):
     """The bench bindings took any size: 16 * n wrapped, and reps * inner could run for years."""
@@ -316,8 +316,8 @@ HARNESS_KERNELS = _bench_kernel_names()
 @pytest.mark.parametrize("n", [1, 37, 224])
 def test_the_bench_harness_runs_every_kernel_it_names(kernel, n):
     """Each name times its kernel on buffers of n elements (odd lengths included), and nothing else is accepted."""
-    seconds = _core.time_kernel(kernel, n, 2, 3)
+    seconds = _bench.time_kernel(kernel, n, 2, 3)
     assert len(seconds) == 2 and all(0 < s < 1 for s in seconds)
-    assert _core.kernel_bytes(kernel, n) >= n
+    assert _bench.kernel_bytes(kernel, n) >= n
     with pytest.raises(ValueError, match="unknown kernel"):
-        _core.time_kernel(kernel + "_x", n, 1, 1)
+        _bench.time_kernel(kernel + "_x", n, 1, 1)

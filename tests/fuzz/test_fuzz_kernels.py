@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fuzz.settings import FUZZ
 from isolation import isolated
 
-from lpcore import _core, kernels, supported_backends
+from lpcore import _bench, _core, kernels, supported_backends
 
 BACKENDS = supported_backends()
 LENGTHS = [0, 1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 4097]
@@ -279,8 +279,9 @@ BINDINGS = {  # name: its arguments: an array of that dtype, F a float, D a Dith
     "dot_i8_i16": "i8 i16 B", "update_i8_i16": "i16 i8 F i32 D B", "update_dot_i8_i16": "i16 i8 F i32 D i8 B",
     "update_dot_f32": "f32 f32 F f32 f32 B", "round_offsets_i8": "f32 D B", "pack_offsets_i8": "i16",
     "pack_offsets_i16": "i32", "dequantize_i8": "i8 f32 B", "dequantize_i16": "i16 f32 B", "stream_sum": "u8 B",
-    "fill_random": "I I B", "quantize_float": "f32 I I I I B", "kernel_bytes": "S I",
+    "fill_random": "I I B", "quantize_float": "f32 I I I I B",
 }
+BENCH_BINDINGS = {"kernel_bytes": "S I"}  # the same, in lpcore._bench
 DTYPES = {"i8": "int8", "i16": "int16", "i32": "int32", "f32": "float32", "u8": "uint8"}
 
 
@@ -306,9 +307,10 @@ def binding_arrays(draw, dtype):
 @FUZZ
 @given(data=st.data())
 def test_bindings_never_crash(data):
-    name = data.draw(st.sampled_from(sorted(BINDINGS)))
+    name = data.draw(st.sampled_from(sorted(BINDINGS) + sorted(BENCH_BINDINGS)))
+    module = _bench if name in BENCH_BINDINGS else _core
     args = []
-    for kind in BINDINGS[name].split():
+    for kind in {**BINDINGS, **BENCH_BINDINGS}[name].split():
         if kind in DTYPES:
             args.append(data.draw(binding_arrays(DTYPES[kind])))
         elif kind == "F":
@@ -323,11 +325,11 @@ def test_bindings_never_crash(data):
             # A fixed list, not supported_backends(): the same draws on every machine.
             args.append(data.draw(st.sampled_from(["scalar", "avx2"] * 2 + ["avx512", ""])))
     shown = [f"{a.dtype}{a.shape}" if isinstance(a, np.ndarray) else repr(a) for a in args]
-    note(f"_core.{name}({', '.join(shown)})")
+    note(f"{module.__name__}.{name}({', '.join(shown)})")
 
     def run():
         try:
-            getattr(_core, name)(*args)
+            getattr(module, name)(*args)
             return f"{name} returned"
         except Exception as exc:  # noqa: BLE001 - any exception is fine here; a crash is not
             return f"{name} raised {type(exc).__name__}"

@@ -15,7 +15,7 @@
 //   sq_x      sum_j x_ij^2 of the float32 row, and
 //   sq_err    sum_j (x_ij - scale * q_ij)^2: the data rounding error's parts
 //
-// with the sums of squares in the fixed lane order of kernel_spec.hpp, so the
+// with the sums of squares in the fixed lane order of kernels/spec.hpp, so the
 // result is the same on every backend and for every thread count. No
 // temporary as large as X is made: each thread converts one block of rows
 // into a buffer of at most a few hundred KiB (16 rows at least, so that an

@@ -59,151 +59,124 @@ void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
   for (std::size_t i = 0; i < n; ++i) out[packed_index(i, n, block)] = in[i];
 }
 
-#define LPCORE_KERNEL_DECLARATIONS                                                                 \
-  /* sum_i a_i * b_i, exact in int64 for any length when no b_i is -128. */                       \
-  std::int64_t dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t n);                 \
-  /* sum_i a_i * b_i, exact in int64 for any length unless two adjacent pairs are both            \
-     (-32768, -32768) (then that pair's 2^31 wraps, as vpmaddwd does). */                          \
-  std::int64_t dot_i16(const std::int16_t* a, const std::int16_t* b, std::size_t n);              \
-  /* sum_i x_i * z_i of an int8 data row and an int16 model, exact in int64 for any length. */    \
-  std::int64_t dot_i8_i16(const std::int8_t* x, const std::int16_t* z, std::size_t n);            \
-  /* fp32 dot with 32 FMA partial sums (the order is part of the specification). */               \
-  float dot_f32(const float* a, const float* b, std::size_t n);                                    \
-  /* The same dot with integer x converted to float: x_i . w for a low-precision data row. */      \
-  float dot_i8_f32(const std::int8_t* x, const float* w, std::size_t n);                           \
-  float dot_i16_f32(const std::int16_t* x, const float* w, std::size_t n);                         \
-  /* out[r] = dot_*_f32(x + r * ld, w, n) for r < rows, bit for bit: one pass over w for a block   \
-     of rows (the full-gradient pass). ld >= n is the row stride, in elements. */                  \
-  void dot_rows_f32(const float* x, std::size_t ld, std::size_t rows, const float* w, std::size_t n, \
-                    float* out);                                                                   \
-  void dot_rows_i8_f32(const std::int8_t* x, std::size_t ld, std::size_t rows, const float* w,     \
-                       std::size_t n, float* out);                                                 \
-  void dot_rows_i16_f32(const std::int16_t* x, std::size_t ld, std::size_t rows, const float* w,   \
-                        std::size_t n, float* out);                                                \
-  /* y <- fma(a, x, y) */                                                                          \
-  void axpy_f32(float a, const float* x, float* y, std::size_t n);                                 \
-  /* y <- fma(a, float(x), y): full-gradient sums over integer rows */                             \
-  void axpy_i8_f32(float a, const std::int8_t* x, float* y, std::size_t n);                        \
-  void axpy_i16_f32(float a, const std::int16_t* x, float* y, std::size_t n);                      \
-  /* axpy_*_f32(a[r], x + r * ld, y, n) for r = 0, 1, ..., rows - 1 in that order, bit for bit:     \
-     one pass over y for a block of rows. ld >= n is the row stride, in elements; y must not       \
-     overlap x. */                                                                                 \
-  void axpy_rows_f32(const float* a, const float* x, std::size_t ld, std::size_t rows, float* y,   \
-                     std::size_t n);                                                               \
-  void axpy_rows_i8_f32(const float* a, const std::int8_t* x, std::size_t ld, std::size_t rows,    \
-                        float* y, std::size_t n);                                                  \
-  void axpy_rows_i16_f32(const float* a, const std::int16_t* x, std::size_t ld, std::size_t rows,  \
-                         float* y, std::size_t n);                                                 \
-  /* w <- fma(a, x, w + c): the fp32 SGD / SVRG inner update */                                    \
-  void update_f32(float* w, const float* x, float a, const float* c, std::size_t n);               \
-  /* The fused updates' multiplier: Dither::draw_multiplier (the specification), one draw. */     \
-  std::int64_t draw_multiplier(Dither& dither, float a, int frac_bits);                            \
-  /* z <- clamp127(floor(z + (A*x + c + r) / 256)), A = stochastic round of a*256, r the dither:   \
-     the stochastic-rounding update of HALP / LP-SVRG. c is Q8 in packed layout.                   \
-     Returns the number of saturated coordinates. */                                               \
-  std::size_t update_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,     \
-                        std::size_t n, Dither& dither);                                            \
-  /* The same on the int16 grid: z <- clamp32767(floor(z + (A*x + c + s) / 2^16)), A = stochastic  \
-     round of a*2^16, s the signed dither word, c the Q16 offset plus 2^15 in packed layout. */   \
-  std::size_t update_i16(std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,  \
-                         std::size_t n, Dither& dither);                                           \
-  /* update_i16 for an int8 row against an int16 model (D8M16): update_i16 on the row 256 x    \
-     with A = stochastic round of a*2^8 (UpdateFormat::kFracI8I16), so A * 256 x is a x in Q16. */ \
-  std::size_t update_i8_i16(std::int16_t* z, const std::int8_t* x, float a, const std::int32_t* c, \
-                            std::size_t n, Dither& dither);                                        \
-  /* The solver's fused step: the update, then the next sample's dot with the new model, in one   \
-     pass over the model. Equal to update_*(z, x, a, c, n, dither) followed by                     \
-     *dot = dot_*(x_next, z, n); update_dot_f32 is update_f32 (axpy_f32 when c is null)            \
-     followed by dot_f32(x_next, w, n), returned. */                                               \
-  std::size_t update_dot_i8(std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c, \
-                            std::size_t n, Dither& dither, const std::int8_t* x_next,             \
-                            std::int64_t* dot);                                                    \
-  std::size_t update_dot_i16(std::int16_t* z, const std::int16_t* x, float a,                     \
-                             const std::int32_t* c, std::size_t n, Dither& dither,                \
-                             const std::int16_t* x_next, std::int64_t* dot);                      \
-  std::size_t update_dot_i8_i16(std::int16_t* z, const std::int8_t* x, float a,                  \
-                                const std::int32_t* c, std::size_t n, Dither& dither,             \
-                                const std::int8_t* x_next, std::int64_t* dot);                    \
-  float update_dot_f32(float* w, const float* x, float a, const float* c, std::size_t n,          \
-                       const float* x_next);                                                       \
-  /* The int8 solvers' offsets c (grid units) re-rounded to Q8 with a 16-bit dither, exactly in  \
-     integer arithmetic: q = (floor(y) + r) >> 16, y = c * 2^24 clamped to +-16383 * 2^16 (NaN -> \
-     the lower end), r = 16-bit dither table value offset + k for coordinate k of a chunk (one    \
-     offset draw per chunk). Unbiased to 2^-16 of a Q8 unit; |q| <= 16383. */                      \
-  void round_offsets_i8(const float* c, std::size_t n, Dither& dither, std::int16_t* q);           \
-  /* q = clamp(round(x / scale)); returns how many values were clipped to the grid. */           \
-  std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,          \
-                          Xorshift128p4& rng, std::int8_t* q);                                     \
-  std::size_t quantize_i16(const float* x, std::size_t n, float scale, Rounding rounding,         \
-                           Xorshift128p4& rng, std::int16_t* q);                                   \
-  void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x);                 \
-  void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x);               \
-  /* The data path (lpcore/data.hpp). out = float(x), rounded to nearest. */                        \
-  void convert_f64_f32(const double* x, std::size_t n, float* out);                                \
-  /* A row's statistics in one pass: returns max |x_i|, compared by bit pattern (not finite        \
-     exactly when some x_i is not; 0 for n = 0), and *sumsq = sum_i x_i^2 in double, over 8 lanes  \
-     in a fixed order (kernel_spec.hpp, sumsq_lanes). */                                            \
-  float row_stats_f32(const float* x, std::size_t n, double* sumsq);                               \
-  /* sum_i (x_i - q_i * scale)^2 in double, the same lanes: a row's squared rounding error; and   \
-     *sum_q2 = sum_i q_i^2 (an integer, exact in double up to 2^53). */                             \
-  double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n, double* sum_q2); \
-  double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n, double* sum_q2); \
-  /* out = x rounded onto a float format's grid (float_format.hpp); returns how many values         \
-     overflowed. Stochastic rounding draws one 32-byte block per group of 8 values. */            \
-  std::size_t quantize_float(const float* x, std::size_t n, FloatFormat format,                   \
-                             FloatRounding rounding, Overflow overflow, Xorshift128p4& rng,      \
-                             float* out);                                                        \
-  /* Sum of all bytes: a pure streaming read, used to measure memory bandwidth. */                \
-  std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n);                                  \
-  /* Fill 32 * n_blocks bytes from the four-lane xorshift128+ stream. */                           \
-  void fill_random(Xorshift128p4& rng, std::uint8_t* out, std::size_t n_blocks);
+// THE kernel list: X(return type, name, (parameters)) once per kernel. It
+// generates the declarations in each backend's namespace, the fields of
+// KernelTable and both backends' tables (dispatch.cpp), so a kernel is added
+// here and in its two implementations, and nowhere else in the core.
+#define LPCORE_KERNELS(X) \
+  /* sum_i a_i * b_i, exact in int64 for any length when no b_i is -128. */                                 \
+  X(std::int64_t, dot_i8, (const std::int8_t* a, const std::int8_t* b, std::size_t n))                      \
+  /* sum_i a_i * b_i, exact in int64 for any length unless two adjacent pairs are both                      \
+     (-32768, -32768) (then that pair's 2^31 wraps, as vpmaddwd does). */                                   \
+  X(std::int64_t, dot_i16, (const std::int16_t* a, const std::int16_t* b, std::size_t n))                   \
+  /* sum_i x_i * z_i of an int8 data row and an int16 model, exact in int64 for any length. */              \
+  X(std::int64_t, dot_i8_i16, (const std::int8_t* x, const std::int16_t* z, std::size_t n))                 \
+  /* fp32 dot with 32 FMA partial sums (the order is part of the specification). */                         \
+  X(float, dot_f32, (const float* a, const float* b, std::size_t n))                                        \
+  /* The same dot with integer x converted to float: x_i . w for a low-precision data row. */               \
+  X(float, dot_i8_f32, (const std::int8_t* x, const float* w, std::size_t n))                               \
+  X(float, dot_i16_f32, (const std::int16_t* x, const float* w, std::size_t n))                             \
+  /* out[r] = dot_*_f32(x + r * ld, w, n) for r < rows, bit for bit: one pass over w for a block            \
+     of rows (the full-gradient pass). ld >= n is the row stride, in elements. */                           \
+  X(void, dot_rows_f32, (const float* x, std::size_t ld, std::size_t rows, const float* w, std::size_t n,   \
+                         float* out))                                                                       \
+  X(void, dot_rows_i8_f32, (const std::int8_t* x, std::size_t ld, std::size_t rows, const float* w,         \
+                            std::size_t n, float* out))                                                     \
+  X(void, dot_rows_i16_f32, (const std::int16_t* x, std::size_t ld, std::size_t rows, const float* w,       \
+                             std::size_t n, float* out))                                                    \
+  /* y <- fma(a, x, y) */                                                                                   \
+  X(void, axpy_f32, (float a, const float* x, float* y, std::size_t n))                                     \
+  /* y <- fma(a, float(x), y): full-gradient sums over integer rows */                                      \
+  X(void, axpy_i8_f32, (float a, const std::int8_t* x, float* y, std::size_t n))                            \
+  X(void, axpy_i16_f32, (float a, const std::int16_t* x, float* y, std::size_t n))                          \
+  /* axpy_*_f32(a[r], x + r * ld, y, n) for r = 0, 1, ..., rows - 1 in that order, bit for bit:             \
+     one pass over y for a block of rows. ld >= n is the row stride, in elements; y must not                \
+     overlap x. */                                                                                          \
+  X(void, axpy_rows_f32, (const float* a, const float* x, std::size_t ld, std::size_t rows, float* y,       \
+                          std::size_t n))                                                                   \
+  X(void, axpy_rows_i8_f32, (const float* a, const std::int8_t* x, std::size_t ld, std::size_t rows,        \
+                             float* y, std::size_t n))                                                      \
+  X(void, axpy_rows_i16_f32, (const float* a, const std::int16_t* x, std::size_t ld, std::size_t rows,      \
+                              float* y, std::size_t n))                                                     \
+  /* w <- fma(a, x, w + c): the fp32 SGD / SVRG inner update */                                             \
+  X(void, update_f32, (float* w, const float* x, float a, const float* c, std::size_t n))                   \
+  /* The fused updates' multiplier: Dither::draw_multiplier (the specification), one draw. */               \
+  X(std::int64_t, draw_multiplier, (Dither& dither, float a, int frac_bits))                                \
+  /* z <- clamp127(floor(z + (A*x + c + r) / 256)), A = stochastic round of a*256, r the dither:            \
+     the stochastic-rounding update of HALP / LP-SVRG. c is Q8 in packed layout.                            \
+     Returns the number of saturated coordinates. */                                                        \
+  X(std::size_t, update_i8, (std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,          \
+                             std::size_t n, Dither& dither))                                                \
+  /* The same on the int16 grid: z <- clamp32767(floor(z + (A*x + c + s) / 2^16)), A = stochastic           \
+     round of a*2^16, s the signed dither word, c the Q16 offset plus 2^15 in packed layout. */             \
+  X(std::size_t, update_i16, (std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,       \
+                              std::size_t n, Dither& dither))                                               \
+  /* update_i16 for an int8 row against an int16 model (D8M16): update_i16 on the row 256 x                 \
+     with A = stochastic round of a*2^8 (UpdateFormat::kFracI8I16), so A * 256 x is a x in Q16. */          \
+  X(std::size_t, update_i8_i16, (std::int16_t* z, const std::int8_t* x, float a, const std::int32_t* c,     \
+                                 std::size_t n, Dither& dither))                                            \
+  /* The solver's fused step: the update, then the next sample's dot with the new model, in one             \
+     pass over the model. Equal to update_*(z, x, a, c, n, dither) followed by                              \
+     *dot = dot_*(x_next, z, n); update_dot_f32 is update_f32 (axpy_f32 when c is null)                     \
+     followed by dot_f32(x_next, w, n), returned. */                                                        \
+  X(std::size_t, update_dot_i8, (std::int8_t* z, const std::int8_t* x, float a, const std::int16_t* c,      \
+                                 std::size_t n, Dither& dither, const std::int8_t* x_next,                  \
+                                 std::int64_t* dot))                                                        \
+  X(std::size_t, update_dot_i16, (std::int16_t* z, const std::int16_t* x, float a, const std::int32_t* c,   \
+                                  std::size_t n, Dither& dither, const std::int16_t* x_next,                \
+                                  std::int64_t* dot))                                                       \
+  X(std::size_t, update_dot_i8_i16, (std::int16_t* z, const std::int8_t* x, float a, const std::int32_t* c, \
+                                     std::size_t n, Dither& dither, const std::int8_t* x_next,              \
+                                     std::int64_t* dot))                                                    \
+  X(float, update_dot_f32, (float* w, const float* x, float a, const float* c, std::size_t n,               \
+                            const float* x_next))                                                           \
+  /* The int8 solvers' offsets c (grid units) re-rounded to Q8 with a 16-bit dither, exactly in             \
+     integer arithmetic: q = (floor(y) + r) >> 16, y = c * 2^24 clamped to +-16383 * 2^16 (NaN ->           \
+     the lower end), r = 16-bit dither table value offset + k for coordinate k of a chunk (one              \
+     offset draw per chunk). Unbiased to 2^-16 of a Q8 unit; |q| <= 16383. */                               \
+  X(void, round_offsets_i8, (const float* c, std::size_t n, Dither& dither, std::int16_t* q))               \
+  /* q = clamp(round(x / scale)); returns how many values were clipped to the grid. */                      \
+  X(std::size_t, quantize_i8, (const float* x, std::size_t n, float scale, Rounding rounding,               \
+                               Xorshift128p4& rng, std::int8_t* q))                                         \
+  X(std::size_t, quantize_i16, (const float* x, std::size_t n, float scale, Rounding rounding,              \
+                                Xorshift128p4& rng, std::int16_t* q))                                       \
+  X(void, dequantize_i8, (const std::int8_t* q, std::size_t n, float scale, float* x))                      \
+  X(void, dequantize_i16, (const std::int16_t* q, std::size_t n, float scale, float* x))                    \
+  /* The data path (lpcore/data.hpp). out = float(x), rounded to nearest. */                                \
+  X(void, convert_f64_f32, (const double* x, std::size_t n, float* out))                                    \
+  /* A row's statistics in one pass: returns max |x_i|, compared by bit pattern (not finite                 \
+     exactly when some x_i is not; 0 for n = 0), and *sumsq = sum_i x_i^2 in double, over 8 lanes           \
+     in a fixed order (kernels/spec.hpp, sumsq_lanes). */                                                   \
+  X(float, row_stats_f32, (const float* x, std::size_t n, double* sumsq))                                   \
+  /* sum_i (x_i - q_i * scale)^2 in double, the same lanes: a row's squared rounding error; and             \
+     *sum_q2 = sum_i q_i^2 (an integer, exact in double up to 2^53). */                                     \
+  X(double, sqerr_i8, (const float* x, const std::int8_t* q, float scale, std::size_t n, double* sum_q2))   \
+  X(double, sqerr_i16, (const float* x, const std::int16_t* q, float scale, std::size_t n, double* sum_q2)) \
+  /* out = x rounded onto a float format's grid (float_format.hpp); returns how many values                 \
+     overflowed. Stochastic rounding draws one 32-byte block per group of 8 values. */                      \
+  X(std::size_t, quantize_float, (const float* x, std::size_t n, FloatFormat format,                        \
+                                  FloatRounding rounding, Overflow overflow, Xorshift128p4& rng,            \
+                                  float* out))                                                              \
+  /* Sum of all bytes: a pure streaming read, used to measure memory bandwidth. */                          \
+  X(std::uint64_t, stream_sum, (const std::uint8_t* p, std::size_t n))                                      \
+  /* Fill 32 * n_blocks bytes from the four-lane xorshift128+ stream. */                                    \
+  X(void, fill_random, (Xorshift128p4& rng, std::uint8_t* out, std::size_t n_blocks))
+
+#define LPCORE_DECLARE_KERNEL(ret, name, params) ret name params;
 
 namespace scalar {
-LPCORE_KERNEL_DECLARATIONS
+LPCORE_KERNELS(LPCORE_DECLARE_KERNEL)
 }
 namespace avx2 {
-LPCORE_KERNEL_DECLARATIONS
+LPCORE_KERNELS(LPCORE_DECLARE_KERNEL)
 }
 
+// One backend's kernels, one pointer per entry of LPCORE_KERNELS.
+#define LPCORE_KERNEL_FIELD(ret, name, params) ret(*name) params;
 struct KernelTable {
   Isa isa;
   const char* name;
-  decltype(&scalar::dot_i8) dot_i8;
-  decltype(&scalar::dot_i16) dot_i16;
-  decltype(&scalar::dot_i8_i16) dot_i8_i16;
-  decltype(&scalar::dot_f32) dot_f32;
-  decltype(&scalar::dot_i8_f32) dot_i8_f32;
-  decltype(&scalar::dot_i16_f32) dot_i16_f32;
-  decltype(&scalar::dot_rows_f32) dot_rows_f32;
-  decltype(&scalar::dot_rows_i8_f32) dot_rows_i8_f32;
-  decltype(&scalar::dot_rows_i16_f32) dot_rows_i16_f32;
-  decltype(&scalar::axpy_f32) axpy_f32;
-  decltype(&scalar::axpy_i8_f32) axpy_i8_f32;
-  decltype(&scalar::axpy_i16_f32) axpy_i16_f32;
-  decltype(&scalar::axpy_rows_f32) axpy_rows_f32;
-  decltype(&scalar::axpy_rows_i8_f32) axpy_rows_i8_f32;
-  decltype(&scalar::axpy_rows_i16_f32) axpy_rows_i16_f32;
-  decltype(&scalar::update_f32) update_f32;
-  decltype(&scalar::draw_multiplier) draw_multiplier;
-  decltype(&scalar::update_i8) update_i8;
-  decltype(&scalar::update_i16) update_i16;
-  decltype(&scalar::update_i8_i16) update_i8_i16;
-  decltype(&scalar::update_dot_i8) update_dot_i8;
-  decltype(&scalar::update_dot_i16) update_dot_i16;
-  decltype(&scalar::update_dot_i8_i16) update_dot_i8_i16;
-  decltype(&scalar::update_dot_f32) update_dot_f32;
-  decltype(&scalar::round_offsets_i8) round_offsets_i8;
-  decltype(&scalar::quantize_i8) quantize_i8;
-  decltype(&scalar::quantize_i16) quantize_i16;
-  decltype(&scalar::dequantize_i8) dequantize_i8;
-  decltype(&scalar::dequantize_i16) dequantize_i16;
-  decltype(&scalar::convert_f64_f32) convert_f64_f32;
-  decltype(&scalar::row_stats_f32) row_stats_f32;
-  decltype(&scalar::sqerr_i8) sqerr_i8;
-  decltype(&scalar::sqerr_i16) sqerr_i16;
-  decltype(&scalar::quantize_float) quantize_float;
-  decltype(&scalar::stream_sum) stream_sum;
-  decltype(&scalar::fill_random) fill_random;
+  LPCORE_KERNELS(LPCORE_KERNEL_FIELD)
 };
 
 }  // namespace lpcore

@@ -157,25 +157,8 @@ auto enum_property(Enum FloatGradConfig::*member, int count, const char* what) {
 
 }  // namespace
 
-InterruptCheck python_interrupt_check() {
-  const auto main_ident = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
-  if (PyThread_get_thread_ident() != main_ident) return {};
-  return [] {
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
-  };
-}
-
 void bind_solver(py::module_& m) {
-  // A loop stopped by python_interrupt_check raises the exception the signal
-  // handler set (KeyboardInterrupt for Ctrl-C).
-  py::register_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const Interrupted&) {
-      if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
-    }
-  });
+  register_interrupt_translator();
   py::enum_<Method>(m, "Method").value("sgd", Method::sgd).value("svrg", Method::svrg).value("halp", Method::halp);
   py::enum_<Loss>(m, "Loss")
       .value("squared", Loss::squared)

@@ -52,6 +52,8 @@ bool holds(const py::dtype& dt) {
 }
 
 // One binding per layer (module.cpp calls them in order).
+void bind_kernels(py::module_& m);
+void bind_float_formats(py::module_& m);
 void bind_data(py::module_& m);
 void bind_solver(py::module_& m);
 
@@ -59,9 +61,11 @@ void bind_solver(py::module_& m);
 // held, before the loop: on Python's main thread, the only one that runs
 // signal handlers, a check that takes the GIL back and runs them (true when
 // one raised, KeyboardInterrupt for Ctrl-C, which stays set for the
-// translator that bind_solver registers); on any other thread no check, so
-// a fit run in a thread pool never waits for the GIL to poll.
+// translator below); on any other thread no check, so a fit run in a thread
+// pool never waits for the GIL to poll.
 InterruptCheck python_interrupt_check();
+// Translates Interrupted into the exception the signal handler set.
+void register_interrupt_translator();
 
 // An enum from its integer code, range-checked: the codes index tables.
 template <class Enum>

@@ -7,20 +7,27 @@
 namespace lpcore {
 namespace {
 
-#define LPCORE_TABLE(NS, ISA)                                                                   \
-  KernelTable {                                                                                 \
-    ISA, #NS, NS::dot_i8, NS::dot_i16, NS::dot_i8_i16, NS::dot_f32, NS::dot_i8_f32, NS::dot_i16_f32,            \
-        NS::dot_rows_f32, NS::dot_rows_i8_f32, NS::dot_rows_i16_f32, NS::axpy_f32,              \
-        NS::axpy_i8_f32, NS::axpy_i16_f32, NS::axpy_rows_f32, NS::axpy_rows_i8_f32,             \
-        NS::axpy_rows_i16_f32, NS::update_f32, NS::draw_multiplier, NS::update_i8, NS::update_i16, \
-        NS::update_i8_i16, NS::update_dot_i8, NS::update_dot_i16, NS::update_dot_i8_i16, NS::update_dot_f32, NS::round_offsets_i8,          \
-        NS::quantize_i8, NS::quantize_i16, NS::dequantize_i8, NS::dequantize_i16, NS::convert_f64_f32,     \
-        NS::row_stats_f32, NS::sqerr_i8, NS::sqerr_i16, NS::quantize_float,                          \
-        NS::stream_sum, NS::fill_random                                                         \
-  }
-
-const KernelTable kScalarTable = LPCORE_TABLE(scalar, Isa::scalar);
-const KernelTable kAvx2Table = LPCORE_TABLE(avx2, Isa::avx2);
+// Each backend's table, filled by name from the one kernel list (kernels.hpp).
+#define LPCORE_TABLE_ENTRY(ret, name, params) t.name = NS::name;
+#define NS scalar
+const KernelTable kScalarTable = [] {
+  KernelTable t{};
+  t.isa = Isa::scalar;
+  t.name = "scalar";
+  LPCORE_KERNELS(LPCORE_TABLE_ENTRY)
+  return t;
+}();
+#undef NS
+#define NS avx2
+const KernelTable kAvx2Table = [] {
+  KernelTable t{};
+  t.isa = Isa::avx2;
+  t.name = "avx2";
+  LPCORE_KERNELS(LPCORE_TABLE_ENTRY)
+  return t;
+}();
+#undef NS
+#undef LPCORE_TABLE_ENTRY
 
 const KernelTable* g_active = &kScalarTable;
 std::atomic<std::uint64_t> g_calls[2];

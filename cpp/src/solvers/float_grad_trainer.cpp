@@ -15,15 +15,14 @@
 #include <stdexcept>
 #include <string>
 
-#include "epoch_loop.hpp"
-#include "losses.hpp"
-#include "sampling.hpp"
+#include "solvers/epoch_loop.hpp"
+#include "solvers/losses.hpp"
+#include "solvers/sampling.hpp"
 #include "lpcore/rng.hpp"
 
 namespace lpcore {
 namespace {
 
-using losses::seconds_since;
 
 // Loss scale S for one gradient (see float_grad_sgd.hpp).
 double loss_scale_for(const FloatGradConfig& grad, double amax) {
@@ -255,7 +254,7 @@ class FloatGradTrainer {
 
 FloatGradResult fit_float_grad(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
                                const FloatGradConfig& grad, const float* coef0, const double* intercept0) {
-  losses::check_problem(data, config, "fit_float_grad");
+  check_problem(data, config, "fit_float_grad");
   if (data.x32 == nullptr) throw std::invalid_argument("fit_float_grad: the data must be float32");
   if (config.bits != 0 && config.bits != 32)
     throw std::invalid_argument("fit_float_grad: the model is fp32 (bits 32), got bits " + std::to_string(config.bits));

@@ -1,4 +1,5 @@
-// The outer loop both training loops share (solver.cpp, float_grad_sgd.cpp).
+// The outer loop both trainers share (lowprec_trainer.cpp, float_grad_trainer.cpp),
+// with the input checks and the epoch timer they share.
 //
 // Each pass of the loop first evaluates the model at the end of the previous
 // epoch (the start, for epoch 0) with a full pass over the data, then stops
@@ -19,14 +20,46 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstddef>
+#include <stdexcept>
+#include <string>
 
-#include "divergence.hpp"
-#include "losses.hpp"
+#include "solvers/divergence.hpp"
+#include "solvers/losses.hpp"
 #include "lpcore/interrupt.hpp"
 #include "lpcore/solver.hpp"
 
 namespace lpcore {
+
+// The checks every training loop makes before it indexes anything by a
+// target or a weight: data present, outputs matching the loss, class labels
+// in [0, K), sample weights finite and >= 0 with a positive finite sum.
+inline void check_problem(const TrainData& data, const SolverConfig& config, const char* who) {
+  const auto fail = [who](const char* what) { throw std::invalid_argument(std::string(who) + ": " + what); };
+  if (data.n == 0 || data.d == 0) fail("the data is empty");
+  if (config.n_outputs == 0) fail("no outputs");
+  if (config.loss == Loss::logistic && config.n_outputs != 1) fail("the logistic loss has one output");
+  if (config.loss == Loss::multinomial)
+    for (std::size_t i = 0; i < data.n; ++i) {
+      const double y = data.y[i];
+      if (!(y >= 0) || y >= static_cast<double>(config.n_outputs) || y != std::floor(y))
+        fail("multinomial labels must be class indices in [0, n_outputs)");
+    }
+  if (data.sample_weight != nullptr) {
+    double total = 0;
+    for (std::size_t i = 0; i < data.n; ++i) {
+      const double v = data.sample_weight[i];
+      if (!(v >= 0) || !std::isfinite(v)) fail("sample weights must be finite and >= 0");
+      total += v;
+    }
+    if (!(total > 0) || !std::isfinite(total)) fail("sample weights must have a positive, finite sum");
+  }
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 template <class Trainer>
 void run_epochs(Trainer& trainer, const SolverConfig& cfg, InterruptPoll& poll, FitResult& out) {
@@ -64,7 +97,7 @@ void run_epochs(Trainer& trainer, const SolverConfig& cfg, InterruptPoll& poll, 
     }
     if (epoch == cfg.max_iter) break;
     EpochRecord rec = trainer.run_epoch(epoch, ev);
-    rec.seconds = losses::seconds_since(t0);
+    rec.seconds = seconds_since(t0);
     out.history.push_back(rec);
     out.n_iter = epoch + 1;
   }

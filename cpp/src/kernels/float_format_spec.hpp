@@ -31,7 +31,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernel_spec.hpp"
+#include "kernels/spec.hpp"
 #include "lpcore/float_format.hpp"
 #include "lpcore/rng.hpp"
 

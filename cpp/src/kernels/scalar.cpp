@@ -2,7 +2,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernel_spec.hpp"
+#include "kernels/float_format_spec.hpp"
+#include "kernels/spec.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/kernels.hpp"
 #include "lpcore/rng.hpp"
@@ -209,6 +210,12 @@ void fill_random(Xorshift128p4& rng, std::uint8_t* out, std::size_t n_blocks) {
     rng.next_block(block);
     std::memcpy(out + 32 * b, block, 32);
   }
+}
+
+// quantize_float: the float-format specification itself (float_format_spec.hpp).
+std::size_t quantize_float(const float* x, std::size_t n, FloatFormat format, FloatRounding rounding,
+                           Overflow overflow, Xorshift128p4& rng, float* out) {
+  return spec::quantize_float_range(x, 0, n, format, rounding, overflow, rng, out);
 }
 
 }  // namespace lpcore::scalar

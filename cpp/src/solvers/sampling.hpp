@@ -1,5 +1,5 @@
 // How the training loops draw their samples, and the seeds of their random
-// streams. Both training loops (solver.cpp, float_grad_sgd.cpp) use these, so
+// streams. Both trainers (lowprec_trainer.cpp, float_grad_trainer.cpp) use these, so
 // every solver draws the same rows from the same seed.
 //
 // Without sample weights a row is drawn uniformly with replacement (Lemire's
@@ -29,7 +29,7 @@ inline std::size_t uniform_index(std::uint64_t r, std::size_t n) {
 }
 
 // The seed of the solver's random stream number `stream` (1: dither,
-// 2: sampler, ...), as solver.cpp derives them.
+// 2: sampler, ...), as lowprec_trainer.cpp derives them.
 inline std::uint64_t stream_seed(std::uint64_t seed, std::uint64_t stream) {
   std::uint64_t s = seed ^ (0x9E3779B97F4A7C15ULL * stream);
   return splitmix64(s);

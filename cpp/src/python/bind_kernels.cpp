@@ -1,12 +1,12 @@
-// Python bindings of the core: arrays in, arrays out, the GIL released while
-// C++ computes. Every length is checked here, so no Python call can make a
-// kernel read or write out of bounds. Value checks (grids, finiteness) live in
-// the Python layer, lpcore/kernels.py and lpcore/quantize.py.
+// Bindings of the kernel layer (lpcore/kernels.hpp): every kernel of the table
+// on NumPy arrays, on the active backend or the one named by `backend`, with
+// the GIL released while it runs. Every length is checked here, so no Python
+// call can make a kernel read or write out of bounds. Value checks (grids,
+// finiteness) live in the Python layer, lpcore/kernels.py and lpcore/quantize.py.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -14,27 +14,15 @@
 #include <utility>
 #include <vector>
 
-#include "lpcore/bench.hpp"
 #include "lpcore/dispatch.hpp"
 #include "lpcore/dither.hpp"
-#include "lpcore/float_format.hpp"
-#include "lpcore/float_grad_sgd.hpp"
 #include "lpcore/kernels.hpp"
 #include "lpcore/rng.hpp"
 #include "lpcore/solver.hpp"
 #include "python/common.hpp"
 
-namespace py = pybind11;
-using namespace lpcore;
-
+namespace lpcore::python {
 namespace {
-
-using python::Array;
-using python::Backend;
-using python::table;
-
-using python::same_length;
-using python::shape_of;
 
 // The dots share one binding shape: a . b, b of type B (the int16 model of dot_i8_i16).
 template <class T, class Member, class B = T>
@@ -140,26 +128,6 @@ Array<float> dequantize_rows(const Array<Q>& q, const Array<float>& scales, Fn f
   return x;
 }
 
-using python::enum_from;
-
-py::tuple quantize_float_binding(const Array<float>& x, int format, int rounding, int overflow, std::uint64_t seed,
-                                 const Backend& backend) {
-  const auto fmt = enum_from<FloatFormat>(format, kFloatFormatCount, "float format");
-  const auto mode = enum_from<FloatRounding>(rounding, 3, "float rounding");
-  const auto ovf = enum_from<Overflow>(overflow, 2, "overflow policy");
-  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
-  Array<float> out(shape);
-  const auto& t = table(backend);
-  float* op = out.mutable_data();
-  std::size_t overflowed;
-  {
-    py::gil_scoped_release nogil;
-    Xorshift128p4 rng(seed);
-    overflowed = t.quantize_float(x.data(), static_cast<std::size_t>(x.size()), fmt, mode, ovf, rng, op);
-  }
-  return py::make_tuple(out, overflowed);
-}
-
 // The fused updates' offsets in their packed layout (kernels.hpp), after a
 // check of the fast path's domain |c| <= max_offset; `bias` is added to every
 // value (2^15 for int16, 0 for int8).
@@ -180,23 +148,7 @@ Array<T> packed(const Array<T>& c, std::size_t block, std::int64_t max_offset, T
 
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
-  m.doc() = "lpcore compiled core (private; use the lpcore package)";
-  select_backend_from_env();
-
-  m.def("backend", [] { return std::string(active_kernels().name); });
-  m.def("supported_backends", [] {
-    std::vector<std::string> out;
-    for (Isa isa : supported_isas()) out.emplace_back(isa_name(isa));
-    return out;
-  });
-  m.def("call_counts", [] {
-    py::dict d;
-    d["scalar"] = call_count(Isa::scalar);
-    d["avx2"] = call_count(Isa::avx2);
-    return d;
-  });
-
+void bind_kernels(py::module_& m) {
   const auto nc = [](const char* name) { return py::arg(name).noconvert(); };
   const auto be = py::arg("backend") = py::none();
 
@@ -359,40 +311,6 @@ PYBIND11_MODULE(_core, m) {
         }
         return out;
       }, py::arg("seed"), py::arg("n_blocks"), be);
-
-  m.def("quantize_float", &quantize_float_binding, nc("x"), py::arg("format"), py::arg("rounding"),
-        py::arg("overflow"), py::arg("seed"), be);
-  m.def("float_formats", [] {
-    py::list out;
-    for (const FloatFormatSpec& f : kFloatFormats) {
-      py::dict d;
-      d["name"] = f.name;
-      d["exponent_bits"] = f.exponent_bits;
-      d["mantissa_bits"] = f.mantissa_bits;
-      d["bias"] = f.bias;
-      d["max_bits"] = f.max_bits;
-      d["has_inf"] = f.has_inf;
-      d["has_nan"] = f.has_nan;
-      out.append(d);
-    }
-    return out;
-  });
-  python::bind_data(m);
-  python::bind_solver(m);
-
-  m.def("time_kernel", [](const std::string& kernel, std::size_t n, std::size_t reps, std::size_t inner,
-                          const Backend& backend) {
-        const auto& t = table(backend);
-        const InterruptCheck interrupt = python::python_interrupt_check();
-        py::gil_scoped_release nogil;
-        return time_kernel(t, kernel, n, reps, inner, interrupt);
-      }, py::arg("kernel"), py::arg("n"), py::arg("reps"), py::arg("inner"), be);
-  m.def("kernel_bytes", &kernel_bytes, py::arg("kernel"), py::arg("n"));
-  m.def("time_gather", [](std::size_t n_rows, std::size_t row_bytes, std::size_t rows, std::size_t lookahead,
-                          std::size_t reps, const Backend& backend) {
-        const auto& t = table(backend);
-        const InterruptCheck interrupt = python::python_interrupt_check();
-        py::gil_scoped_release nogil;
-        return time_gather(t, n_rows, row_bytes, rows, lookahead, reps, interrupt);
-      }, py::arg("n_rows"), py::arg("row_bytes"), py::arg("rows"), py::arg("lookahead"), py::arg("reps"), be);
 }
+
+}  // namespace lpcore::python

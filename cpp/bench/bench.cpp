@@ -1,4 +1,4 @@
-#include "lpcore/bench.hpp"
+#include "bench.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +9,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "sampling.hpp"
+#include "solvers/sampling.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"

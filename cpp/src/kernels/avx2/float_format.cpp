@@ -9,8 +9,8 @@
 
 #include <algorithm>
 
-#include "avx2_rng.hpp"
-#include "float_format_spec.hpp"
+#include "kernels/avx2/rng.hpp"
+#include "kernels/float_format_spec.hpp"
 #include "lpcore/kernels.hpp"
 
 namespace lpcore::avx2 {

@@ -23,9 +23,9 @@
 #include <string>
 #include <type_traits>
 
-#include "epoch_loop.hpp"
-#include "losses.hpp"
-#include "sampling.hpp"
+#include "solvers/epoch_loop.hpp"
+#include "solvers/losses.hpp"
+#include "solvers/sampling.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"
@@ -206,7 +206,6 @@ struct ModelOps<float, float> {
 };
 
 using losses::loss_and_derivative;
-using losses::seconds_since;
 
 // The trainer of a model with elements T on data rows with elements X.
 template <class T, class X = T>
@@ -708,7 +707,7 @@ class Trainer {
 
 FitResult fit(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
               const float* coef0, const double* intercept0) {
-  losses::check_problem(data, config, "fit");
+  check_problem(data, config, "fit");
   const int data_bits = data.x32 != nullptr ? 32 : data.x16 != nullptr ? 16 : data.x8 != nullptr ? 8 : 0;
   if (data_bits == 0) throw std::invalid_argument("fit: no data");
   if (data_bits != 32 && data.row_scale == nullptr) throw std::invalid_argument("fit: integer data needs row scales");

@@ -1,0 +1,190 @@
+// AVX2 kernels of the data path and of lpcore.quantize: per-row quantization
+// to the int8 / int16 grids, dequantization, float64 -> float32 conversion,
+// a row's max |x| and sum of squares, and its squared rounding error.
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/avx2/common.hpp"
+#include "lpcore/kernels.hpp"
+#include "lpcore/rng.hpp"
+
+namespace lpcore::avx2 {
+using namespace detail;
+
+namespace {
+
+// Quantize the full groups of 8; returns the clipped count and leaves the
+// partial final group (and the generator state) for the scalar specification.
+LPCORE_AVX2 std::size_t quantize_groups(const float* x, std::size_t groups, float scale, Rounding rounding,
+                                        Xorshift128p4& rng, float qmax, __m256i* out32, std::size_t& clipped) {
+  const __m256 vscale = _mm256_set1_ps(scale), vq = _mm256_set1_ps(qmax), vnq = _mm256_set1_ps(-qmax);
+  const __m256 lo = _mm256_set1_ps(-(qmax + 1.0f)), hi = _mm256_set1_ps(qmax + 1.0f);
+  const __m256 one = _mm256_set1_ps(1.0f), inv24 = _mm256_set1_ps(0x1p-24f);
+  VecRng g(rng);
+  for (std::size_t k = 0; k < groups; ++k) {
+    __m256 y = _mm256_div_ps(_mm256_loadu_ps(x + 8 * k), vscale);
+    y = _mm256_and_ps(y, _mm256_cmp_ps(y, y, _CMP_ORD_Q));  // NaN -> 0
+    y = _mm256_min_ps(_mm256_max_ps(y, lo), hi);
+    __m256 q;
+    if (rounding == Rounding::nearest) {
+      q = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    } else {
+      const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(g.next(), 8)), inv24);
+      const __m256 fl = _mm256_floor_ps(y);
+      q = _mm256_add_ps(fl, _mm256_and_ps(_mm256_cmp_ps(u, _mm256_sub_ps(y, fl), _CMP_LT_OQ), one));
+    }
+    const __m256 out = _mm256_or_ps(_mm256_cmp_ps(q, vq, _CMP_GT_OQ), _mm256_cmp_ps(q, vnq, _CMP_LT_OQ));
+    clipped += static_cast<std::size_t>(__builtin_popcount(_mm256_movemask_ps(out)));
+    out32[k] = _mm256_cvtps_epi32(_mm256_max_ps(_mm256_min_ps(q, vq), vnq));
+  }
+  g.save(rng);
+  return groups;
+}
+
+template <class T>
+LPCORE_AVX2 std::size_t quantize_avx2(const float* x, std::size_t n, float scale, Rounding rounding,
+                                      Xorshift128p4& rng, T* q, float qmax) {
+  std::size_t clipped = 0;
+  constexpr std::size_t kBatch = 64;  // groups of 8 per batch
+  __m256i buf[kBatch];
+  std::size_t i = 0;
+  while (n - i >= 8) {
+    const std::size_t groups = std::min(kBatch, (n - i) / 8);
+    quantize_groups(x + i, groups, scale, rounding, rng, qmax, buf, clipped);
+    for (std::size_t k = 0; k < groups; ++k) {
+      // int32 -> int16 (in order) -> int8; the values are already within range.
+      const __m256i p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(buf[k], buf[k]), 0x08);
+      const __m128i w16 = _mm256_castsi256_si128(p16);
+      if constexpr (sizeof(T) == 2) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 8 * k), w16);
+      } else {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i + 8 * k), _mm_packs_epi16(w16, w16));
+      }
+    }
+    i += 8 * groups;
+  }
+  return clipped + spec::quantize_range(x, i, n, scale, rounding, rng, q, qmax);
+}
+
+}  // namespace
+
+LPCORE_AVX2 std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,
+                                    Xorshift128p4& rng, std::int8_t* q) {
+  return quantize_avx2(x, n, scale, rounding, rng, q, 127.0f);
+}
+
+LPCORE_AVX2 std::size_t quantize_i16(const float* x, std::size_t n, float scale, Rounding rounding,
+                                     Xorshift128p4& rng, std::int16_t* q) {
+  return quantize_avx2(x, n, scale, rounding, rng, q, 32767.0f);
+}
+
+LPCORE_AVX2 void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
+  }
+  for (; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
+}
+
+LPCORE_AVX2 void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
+  }
+  for (; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
+}
+
+namespace {
+
+// The data path's lane sums (kernels/spec.hpp): lanes 0-3 in lo, 4-7 in hi.
+LPCORE_AVX2 inline void store_lanes(__m256d lo, __m256d hi, double lane[8]) {
+  _mm256_storeu_pd(lane, lo);
+  _mm256_storeu_pd(lane + 4, hi);
+}
+
+// (x - q * s)^2 for four lanes: the difference, the square and (by the caller)
+// the sum each rounded once, as sqerr_lanes specifies; q2 += q^2 (exact).
+LPCORE_AVX2 inline __m256d sqerr4(__m128 x, __m128i q32, __m256d s, __m256d& q2) {
+  const __m256d qd = _mm256_cvtepi32_pd(q32);
+  const __m256d e = _mm256_sub_pd(_mm256_cvtps_pd(x), _mm256_mul_pd(qd, s));
+  q2 = _mm256_add_pd(q2, _mm256_mul_pd(qd, qd));
+  return _mm256_mul_pd(e, e);
+}
+
+template <class Q>
+LPCORE_AVX2 double sqerr_avx2(const float* x, const Q* q, float scale, std::size_t n, double* sum_q2) {
+  const __m256d s = _mm256_set1_pd(static_cast<double>(scale));
+  __m256d lo = _mm256_setzero_pd(), hi = lo, q2 = lo;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i q32;
+    if constexpr (sizeof(Q) == 1)
+      q32 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
+    else
+      q32 = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
+    const __m256 v = _mm256_loadu_ps(x + i);
+    lo = _mm256_add_pd(lo, sqerr4(_mm256_castps256_ps128(v), _mm256_castsi256_si128(q32), s, q2));
+    hi = _mm256_add_pd(hi, sqerr4(_mm256_extractf128_ps(v, 1), _mm256_extracti128_si256(q32, 1), s, q2));
+  }
+  double lane[8], sums[4];
+  store_lanes(lo, hi, lane);
+  _mm256_storeu_pd(sums, q2);
+  *sum_q2 = (sums[0] + sums[1]) + (sums[2] + sums[3]);  // integers: exact in any order
+  spec::sqerr_lanes(x, q, scale, i, n, lane, *sum_q2);
+  return spec::combine_lanes(lane);
+}
+
+}  // namespace
+
+LPCORE_AVX2 void convert_f64_f32(const double* x, std::size_t n, float* out) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128 lo = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i)), hi = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i + 4));
+    _mm256_storeu_ps(out + i, _mm256_set_m128(hi, lo));
+  }
+  for (; i < n; ++i) out[i] = static_cast<float>(x[i]);
+}
+
+LPCORE_AVX2 float row_stats_f32(const float* x, std::size_t n, double* sumsq) {
+  const __m256i mask = _mm256_set1_epi32(0x7fffffff);
+  __m256i m = _mm256_setzero_si256();
+  __m256d lo = _mm256_setzero_pd(), hi = lo;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_castps_si256(v), mask));
+    const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    lo = _mm256_add_pd(lo, _mm256_mul_pd(a, a));
+    hi = _mm256_add_pd(hi, _mm256_mul_pd(b, b));
+  }
+  alignas(32) std::uint32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), m);
+  std::uint32_t top = 0;
+  for (const std::uint32_t v : lanes) top = std::max(top, v);
+  for (std::size_t k = i; k < n; ++k) top = std::max(top, spec::abs_bits(x[k]));
+  double lane[8];
+  store_lanes(lo, hi, lane);
+  spec::sumsq_lanes(x, i, n, lane);
+  *sumsq = spec::combine_lanes(lane);
+  return spec::float_from_bits(top);
+}
+
+LPCORE_AVX2 double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n,
+                               double* sum_q2) {
+  return sqerr_avx2(x, q, scale, n, sum_q2);
+}
+
+LPCORE_AVX2 double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n,
+                               double* sum_q2) {
+  return sqerr_avx2(x, q, scale, n, sum_q2);
+}
+
+}  // namespace lpcore::avx2
