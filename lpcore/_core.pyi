@@ -144,6 +144,7 @@ class FitResult:
     n_iter: int
     scale: float
     mu: float
+    mu_min: float
     converged: bool
     diverged: bool
     divergence: int

@@ -102,8 +102,6 @@ def _mu_range(est) -> str:
 def warn_about(est, solution) -> None:
     """The warnings a finished fit deserves, each with the change that would help."""
     result = solution.last
-    n_samples = solution.data.rows.shape[0]
-    epoch_length = 2 * n_samples if est.epoch_length is None else int(est.epoch_length)
     saturated = _last_run(est)["saturated"] > SATURATION_LIMIT
     halp = est.solver == "halp" and est.bits_ != 32
     adaptive = halp and isinstance(est.mu, str)
@@ -114,7 +112,7 @@ def warn_about(est, solution) -> None:
         while search < saturated.size and saturated[search]:
             search += 1
     if est.bits_ != 32 and saturated.size and search == saturated.size:
-        floor = 1.0 / (est.eta_ * max(epoch_length, 1))  # the solver's bound on mu
+        floor = result.mu_min  # the solver's bound on mu, 1/(eta T)
         if float(_last_run(est)["mu"][-1]) <= floor * (1 + 1e-9):
             advice = (
                 f"although mu='auto' lowered mu to its floor 1/(eta T) = {floor:.3g}: the {est.bits_}-bit "

@@ -151,3 +151,10 @@ def test_endtoend_runs_only_the_problems_asked_for(tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode != 0
     assert "unknown problem(s) memmap at size tiny; the problems are least_squares, logistic, multinomial" in proc.stderr
+
+
+def test_the_timing_harness_is_not_in_the_users_core():
+    from lpcore import _bench, _core
+
+    for name in ("time_kernel", "kernel_bytes", "time_gather"):
+        assert hasattr(_bench, name) and not hasattr(_core, name)

@@ -154,6 +154,8 @@ def test_adaptive_mu_is_bounded_and_only_for_halp():
     assert high.history["mu"][0] == 20.0
     low = run(Xq, rs, y, 1, method="halp", loss="squared", adapt_mu=True, **dict(kw, mu=1e-6))
     assert low.history["mu"][0] == 0.5
+    # The floor is reported, so that Python's warnings never restate the rule.
+    assert high.mu_min == low.mu_min == 0.5
     assert np.all((high.history["mu"] >= 0.5) & (high.history["mu"] <= 20))
     # A fixed mu is recorded as is; the methods without a mu record NaN.
     fixed = run(Xq, rs, y, 1, method="halp", loss="squared", **dict(kw, mu=1e6))
@@ -161,7 +163,7 @@ def test_adaptive_mu_is_bounded_and_only_for_halp():
     for method, bits in (("svrg", 8), ("sgd", 16), ("halp", 32)):
         Xb, rb, yb = problem(bits, "squared", 1, n=60, d=20)
         r = run(Xb, rb, yb, 1, method=method, loss="squared", adapt_mu=True, **dict(kw, mu=3.0))
-        assert np.isnan(r.history["mu"]).all() and np.isnan(r.mu)
+        assert np.isnan(r.history["mu"]).all() and np.isnan(r.mu) and np.isnan(r.mu_min)
 
 
 @pytest.mark.parametrize("loss,K", LOSSES)

@@ -137,6 +137,8 @@ struct FitResult {
   std::size_t n_iter = 0;  // outer epochs run
   double scale = 0;        // final grid scale
   double mu = std::numeric_limits<double>::quiet_NaN();  // HALP's mu in the last epoch (NaN: no mu)
+  // HALP at 8/16 bits: the floor 1/(eta T) that the adaptive mu keeps to (NaN: no mu).
+  double mu_min = std::numeric_limits<double>::quiet_NaN();
   bool converged = false;  // stopped by tol
   bool diverged = false;   // stopped by divergence (divergence.hpp)
   bool stalled = false;    // stopped by a stall (SolverConfig::stop_on_stall)

@@ -6,6 +6,7 @@
 #include "kernels/spec.hpp"
 #include "lpcore/dither.hpp"
 #include "lpcore/kernels.hpp"
+#include "lpcore/width.hpp"
 #include "lpcore/rng.hpp"
 
 namespace lpcore::scalar {
@@ -155,12 +156,12 @@ void round_offsets_i8(const float* c, std::size_t n, Dither& dither, std::int16_
 
 std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,
                         Xorshift128p4& rng, std::int8_t* q) {
-  return spec::quantize_range(x, 0, n, scale, rounding, rng, q, 127.0f);
+  return spec::quantize_range(x, 0, n, scale, rounding, rng, q, float{Width<std::int8_t>::qmax});
 }
 
 std::size_t quantize_i16(const float* x, std::size_t n, float scale, Rounding rounding,
                          Xorshift128p4& rng, std::int16_t* q) {
-  return spec::quantize_range(x, 0, n, scale, rounding, rng, q, 32767.0f);
+  return spec::quantize_range(x, 0, n, scale, rounding, rng, q, float{Width<std::int16_t>::qmax});
 }
 
 void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x) {

@@ -220,6 +220,7 @@ void bind_solver(py::module_& m) {
       .def_readonly("n_iter", &FitResult::n_iter)
       .def_readonly("scale", &FitResult::scale)
       .def_readonly("mu", &FitResult::mu)
+      .def_readonly("mu_min", &FitResult::mu_min)
       .def_readonly("converged", &FitResult::converged)
       .def_readonly("diverged", &FitResult::diverged)
       .def_readonly("divergence", &FitResult::divergence)

@@ -10,6 +10,7 @@
 
 #include "kernels/avx2/common.hpp"
 #include "lpcore/kernels.hpp"
+#include "lpcore/width.hpp"
 #include "lpcore/rng.hpp"
 
 namespace lpcore::avx2 {
@@ -74,12 +75,12 @@ LPCORE_AVX2 std::size_t quantize_avx2(const float* x, std::size_t n, float scale
 
 LPCORE_AVX2 std::size_t quantize_i8(const float* x, std::size_t n, float scale, Rounding rounding,
                                     Xorshift128p4& rng, std::int8_t* q) {
-  return quantize_avx2(x, n, scale, rounding, rng, q, 127.0f);
+  return quantize_avx2(x, n, scale, rounding, rng, q, float{Width<std::int8_t>::qmax});
 }
 
 LPCORE_AVX2 std::size_t quantize_i16(const float* x, std::size_t n, float scale, Rounding rounding,
                                      Xorshift128p4& rng, std::int16_t* q) {
-  return quantize_avx2(x, n, scale, rounding, rng, q, 32767.0f);
+  return quantize_avx2(x, n, scale, rounding, rng, q, float{Width<std::int16_t>::qmax});
 }
 
 LPCORE_AVX2 void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x) {
