@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 GRID_MAX: dict[int, int]
 BLOCK_COLUMNS: dict[int, int]
+ROW_DTYPES: dict[int, np.dtype]
 
 def backend() -> str: ...
 def supported_backends() -> list[str]: ...

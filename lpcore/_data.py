@@ -18,9 +18,9 @@ import numpy as np
 
 from . import _core
 from ._backend import check_backend
+from ._constants import ROW_DTYPES
 from ._memory import empty_large, padded_width
 
-INT_DTYPES = {8: np.int8, 16: np.int16, 32: np.float32}
 
 # DataProblem codes of cpp/include/lpcore/data.hpp.
 NOT_FINITE, BEYOND_FLOAT32 = 1, 2
@@ -101,7 +101,7 @@ def prepare(X, bits: int, *, pad: bool = True, n_jobs=None, backend=None) -> Pre
     X = as_float_matrix(X)
     n, d = X.shape
     width = padded_width(d, bits) if pad else d
-    rows = empty_large((n, width), INT_DTYPES[bits])
+    rows = empty_large((n, width), ROW_DTYPES[bits])
     row_scale = np.empty(n, np.float32) if bits != 32 else None
     sq_norm, sq_x = np.empty(n), np.empty(n)
     sq_err = np.empty(n) if bits != 32 else None
@@ -123,7 +123,7 @@ def quantize_rows(rows: np.ndarray, bits: int, scales: np.ndarray | None, stocha
     Stochastic rounding draws one stream through the rows in order.
     """
     n, d = rows.shape
-    q = np.empty((n, d), INT_DTYPES[bits])
+    q = np.empty((n, d), ROW_DTYPES[bits])
     given = scales is not None
     out_scales = np.ascontiguousarray(scales, dtype=np.float32).copy() if given else np.empty(n, np.float32)
     status = _core.prepare_rows(

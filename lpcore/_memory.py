@@ -15,7 +15,7 @@ import mmap
 
 import numpy as np
 
-from . import _core
+from ._constants import BLOCK_COLUMNS
 
 HUGE_PAGE = 2 << 20
 # Below this size the data fits the TLB's reach with 4 KiB pages anyway.
@@ -37,10 +37,6 @@ def empty_large(shape, dtype) -> np.ndarray:
     raw = np.frombuffer(buf, dtype=np.uint8)  # keeps buf alive as its base
     start = (-raw.ctypes.data) % HUGE_PAGE
     return raw[start:start + nbytes].view(dtype).reshape(shape)
-
-
-# The solvers' vector blocks, {8: 32, 16: 16, 32: 8} columns, as the core defines them (lpcore/width.hpp).
-BLOCK_COLUMNS = dict(_core.BLOCK_COLUMNS)
 
 
 def padded_width(n_columns: int, bits: int) -> int:

@@ -10,7 +10,7 @@ call (:func:`lpcore._data.prepare`), runs the solver and hands back one
   ``mu="auto"``: a grid held at a fixed mu can diverge by its own rounding
   noise, which a smaller step does not reduce), a run that diverges (the objective became
   non-finite, rose above its start, or gave back half its progress:
-  ``cpp/src/divergence.hpp``) restarts from the fit's start with
+  ``cpp/src/solvers/divergence.hpp``) restarts from the fit's start with
   ``eta / ETA_BACKOFF``, at most ``MAX_BACKOFFS`` times.
 * **Escalation.** HALP at 8 bits with ``mu="auto"`` stops when it stalls
   (the full-gradient norm fell by less than half over 4 epochs with no
@@ -62,7 +62,7 @@ MU_START = {8: 3.0, 16: 0.3}
 # a 16-bit model runs on 8-bit rows (D8M16). fp32 keeps fp32 rows.
 AUTO_DATA_BITS = {8: 8, 16: 8, 32: 32}
 
-# The (data_bits, bits) pairs the solver runs (cpp/src/solver.cpp, fit()).
+# The (data_bits, bits) pairs the solver runs (cpp/src/solvers/lowprec_trainer.cpp, fit()).
 WIDTH_PAIRS = {(8, 8), (16, 16), (32, 32), (8, 16)}
 
 # eta="auto" restarts a diverged fit with eta / ETA_BACKOFF, at most
@@ -81,7 +81,7 @@ ESCALATED_BITS = 16
 # progress along g.
 SHRINKAGE_Q_FLOOR = 0.1
 
-# The `divergence` codes of a FitResult (cpp/src/divergence.hpp).
+# The `divergence` codes of a FitResult (cpp/src/solvers/divergence.hpp).
 DIVERGENCE_CAUSES = {
     0: "no divergence",
     1: "the objective or its gradient became non-finite",

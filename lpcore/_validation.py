@@ -6,11 +6,7 @@ import numbers
 
 import numpy as np
 
-from . import _core
-
-# The symmetric grids' ends, {8: 127, 16: 32767}, as the core defines them (lpcore/width.hpp).
-GRID_MAX = dict(_core.GRID_MAX)
-INT_DTYPES = {8: np.int8, 16: np.int16}
+from ._constants import GRID_MAX, INT_DTYPES
 
 
 def check_bits(bits, allowed=(8, 16)) -> int:

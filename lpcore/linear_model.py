@@ -34,7 +34,7 @@ row, rounded once (to nearest) at fit time; ``data_rounding_error_`` records
 how much that moved them. The conversion reads X once, as it is
 (float64 or float32, any memory order, a ``np.memmap``), on ``n_jobs``
 threads (``lpcore/_data.py``); the whole training loop runs in C++ without
-the GIL (see ``cpp/src/solver.cpp``). ``lpcore/_solver.py`` holds the rules
+the GIL (see ``cpp/src/solvers/lowprec_trainer.cpp``). ``lpcore/_solver.py`` holds the rules
 between the two (the step size, the backoff after a divergence, the move to
 16 bits after a stall), ``lpcore/_diagnostics.py`` the warnings.
 
@@ -42,13 +42,13 @@ With ``grad_format`` set (``solver="sgd"`` or ``"svrg"`` at ``bits=32``), the
 model stays in fp32 and every step's gradient is rounded to a simulated
 low-precision float format (FP16, BF16, FP8, FP4), as in mixed-precision
 training; ``shrinkage_`` then records how much quantization shrank it (see
-:mod:`lpcore.float_formats` and ``cpp/src/float_grad_sgd.cpp``).
+:mod:`lpcore.float_formats` and ``cpp/src/solvers/float_grad_trainer.cpp``).
 
 Sampling is uniform with replacement: that is the sampling the SVRG and HALP
 analyses assume, it makes an epoch of any length ``T`` (default ``2 n``)
 well defined, and it needs no O(n) permutation per epoch. With sample
 weights, row i is drawn with probability ``v_i / sum v`` (Walker's alias
-method, ``cpp/src/sampling.hpp``), so a step's stochastic gradient is an
+method, ``cpp/src/solvers/sampling.hpp``), so a step's stochastic gradient is an
 unbiased estimate of the weighted objective's and the inner step is the same
 integer step as without weights; the full-gradient pass weights each row.
 Rows of weight 0 are never drawn. Weights that are all equal are the

@@ -253,7 +253,7 @@ def dot_f32(x, w) -> np.float32:
 
 
 # ---- solvers ----------------------------------------------------------------
-# A step-by-step twin of cpp/src/solver.cpp for bits 8 and 16 (and a float64
+# A step-by-step twin of cpp/src/solvers/lowprec_trainer.cpp for bits 8 and 16 (and a float64
 # one for bits 32). It draws from the same streams in the same order and takes
 # the float dots and sums the way the kernels specify them (dot_f32, fma32), so
 # at 8 and 16 bits the integer state (the offset z) and the float32 state (the
@@ -332,7 +332,7 @@ def update_with(d: Dither, z, x, a: float, c, bits: int, data_bits: int | None =
 
 
 def loss_and_derivative(loss: str, m, y):
-    """Loss of one sample and its derivative in the margins (cf. cpp/src/losses.hpp);
+    """Loss of one sample and its derivative in the margins (cf. cpp/src/solvers/losses.hpp);
     y is the row's targets (squared: one per output) or its label."""
     if loss == "squared":
         ys = np.atleast_1d(y)
@@ -382,7 +382,7 @@ DIVERGENCE_SLACK = 1e-3
 
 
 class DivergenceWatch:
-    """Twin of lpcore::DivergenceWatch (cpp/src/divergence.hpp)."""
+    """Twin of lpcore::DivergenceWatch (cpp/src/solvers/divergence.hpp)."""
 
     def __init__(self, start):
         self.start = self.best = start
@@ -398,7 +398,7 @@ class DivergenceWatch:
 
 
 class RowSampler:
-    """Twin of sampling::RowSampler (cpp/src/sampling.hpp): uniform rows, or
+    """Twin of sampling::RowSampler (cpp/src/solvers/sampling.hpp): uniform rows, or
     with weights Walker's alias table built by Vose's algorithm."""
 
     def __init__(self, seed: int, n: int, weights=None):
@@ -610,7 +610,7 @@ def fit_reference(Xq, row_scale, y, n_outputs, method, loss, eta, alpha, mu, del
 
 
 # ---- float formats ----------------------------------------------------------
-# An independent twin of quantize_float (cpp/src/float_format_spec.hpp), in
+# An independent twin of quantize_float (cpp/src/kernels/float_format_spec.hpp), in
 # float64 arithmetic rather than on bit patterns: a value's grid step is
 # 2^(max(e, emin) - M) with e its binade, and lo = floor(|x| / step) * step is
 # exact, as is the dropped fraction (|x| - lo) / step.

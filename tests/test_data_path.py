@@ -16,7 +16,7 @@ from lpcore._memory import padded_width
 def raw(X, bits, width, backend, n_threads=1):
     """Every output of _core.prepare_rows for X."""
     n = X.shape[0]
-    rows = np.full((n, width), 7, dtype=_data.INT_DTYPES[bits])  # 7: the padding must be overwritten
+    rows = np.full((n, width), 7, dtype=_data.ROW_DTYPES[bits])  # 7: the padding must be overwritten
     scale = np.empty(n, np.float32) if bits != 32 else None
     sq_norm, sq_x, sq_err = np.empty(n), np.empty(n), np.empty(n)
     status = _core.prepare_rows(X, bits, rows, scale=scale, sq_norm=sq_norm, sq_x=sq_x,
@@ -172,3 +172,20 @@ def test_tiny_rows_get_a_scale_that_does_not_saturate():
                                                                          2 ** (bits - 1) - 1))
         err = np.abs(p.rows[0].astype(np.float64) * float(scale) - x32.astype(np.float64))
         assert (err <= float(scale) / 2).all(), (x, scale, p.rows)
+
+
+def test_the_widths_constants_agree_with_each_other():
+    """_core's per-width constants describe one width each: an element of `bits` bits whose integer range
+    holds the symmetric grid [-GRID_MAX, GRID_MAX] and no more than one value beyond it, and whose block
+    fills one 256-bit vector."""
+    from lpcore._constants import BLOCK_COLUMNS, GRID_MAX, INT_DTYPES, ROW_DTYPES
+
+    assert set(ROW_DTYPES) == set(BLOCK_COLUMNS) == {8, 16, 32}
+    for bits, dtype in ROW_DTYPES.items():
+        assert np.dtype(dtype).itemsize * 8 == bits
+        assert BLOCK_COLUMNS[bits] * bits == 256
+    assert set(INT_DTYPES) == set(GRID_MAX) == {8, 16}
+    for bits, dtype in INT_DTYPES.items():
+        info = np.iinfo(dtype)
+        assert info.max == GRID_MAX[bits] and info.min == -GRID_MAX[bits] - 1
+    assert np.dtype(ROW_DTYPES[32]) == np.float32

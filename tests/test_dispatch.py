@@ -79,7 +79,7 @@ def test_unknown_backend_argument():
 
 
 def test_type_stub_lists_every_binding():
-    """lpcore/_core.pyi declares every function and class the extension exports, and nothing else."""
+    """lpcore/_core.pyi declares every function, class and constant the extension exports, and nothing else."""
     import ast
     from pathlib import Path
 
@@ -87,5 +87,6 @@ def test_type_stub_lists_every_binding():
 
     stub = ast.parse((Path(lpcore.__file__).parent / "_core.pyi").read_text())
     declared = {node.name for node in stub.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    exported = {name for name in dir(_core) if not name.startswith("_") and callable(getattr(_core, name))}
+    declared |= {node.target.id for node in stub.body if isinstance(node, ast.AnnAssign)}
+    exported = {name for name in dir(_core) if not name.startswith("_")}
     assert declared == exported, (sorted(exported - declared), sorted(declared - exported))

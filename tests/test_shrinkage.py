@@ -55,7 +55,7 @@ def test_dynamic_scale_is_the_largest_fitting_power_of_two():
 
 
 def test_norm_ratio_can_exceed_one_while_most_entries_are_flushed():
-    """The paper's g = exp(-0.2 x) under FP4 round-to-nearest (Figure 1 of the README)."""
+    """The paper's g = exp(-0.2 x) under FP4 round-to-nearest (Figure 1 of the paper; docs/float-formats.md)."""
     g = np.exp(-0.2 * np.arange(100))
     s = shrinkage(g, "fp4_e2m1", "nearest")
     q = quantize_float(g, "fp4_e2m1").astype(float)

@@ -71,7 +71,7 @@ struct FloatGradResult {
   std::vector<ShrinkageRecord> shrinkage;  // one per epoch, aligned with fit.history
 };
 
-// Train from coef0 (K x d) and intercept0 (K) on float32 data (data.x32);
+// Train from coef0 (K x d) and intercept0 (K) on float32 data (data_bits 32);
 // config.method is sgd or svrg. Runs entirely in C++; the caller may release the GIL.
 FloatGradResult fit_float_grad(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
                                const FloatGradConfig& grad, const float* coef0, const double* intercept0);

@@ -45,16 +45,16 @@ namespace lpcore {
 enum class Method : int { sgd = 0, svrg = 1, halp = 2 };
 enum class Loss : int { squared = 0, logistic = 1, multinomial = 2 };
 
-// Training data, row-major, at the width the model trains at (exactly one of
-// x32 / x8 / x16 is set). The caller guarantees the lengths; y holds K
-// targets per row (squared, n x K row-major), +-1 labels (logistic) or class
-// indices in [0, K) (multinomial), one per row.
+// Training data, row-major: n rows of d elements of Width<X>::element, X
+// being the type whose Width has bits == data_bits (int8, int16 or float).
+// The caller guarantees the lengths; y holds K targets per row (squared,
+// n x K row-major), +-1 labels (logistic) or class indices in [0, K)
+// (multinomial), one per row.
 struct TrainData {
   std::size_t n = 0, d = 0;
-  const float* x32 = nullptr;
-  const std::int8_t* x8 = nullptr;
-  const std::int16_t* x16 = nullptr;
-  const float* row_scale = nullptr;  // bits 8 / 16 only
+  int data_bits = 0;              // 8, 16 or 32: set once, where the rows' type is known
+  const void* rows = nullptr;
+  const float* row_scale = nullptr;  // data_bits 8 / 16 only
   const double* y = nullptr;
   // n sample weights, finite and >= 0 with a positive finite sum; null: all 1.
   const double* sample_weight = nullptr;

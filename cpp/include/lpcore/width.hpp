@@ -5,8 +5,9 @@
 // kernels.hpp); Width<T>::block is the number of columns in one vector block
 // of the solvers, to which the data path pads every row (a row of whole
 // blocks never runs a kernel's scalar tail), and the block of the packed
-// offset layout at 8 and 16 bits. Python reads these through _core
-// (GRID_MAX, BLOCK_COLUMNS) and never restates them.
+// offset layout at 8 and 16 bits; Width<T>::element is T, the element type
+// of the rows and the model. Python reads these through _core (GRID_MAX,
+// BLOCK_COLUMNS, ROW_DTYPES; lpcore/_constants.py) and never restates them.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +22,7 @@ struct Width;
 
 template <>
 struct Width<std::int8_t> {
+  using element = std::int8_t;
   static constexpr int bits = 8;
   static constexpr int qmax = 127;
   static constexpr std::size_t block = kPackBlockI8;  // 32 int8 in a 256-bit register
@@ -28,6 +30,7 @@ struct Width<std::int8_t> {
 
 template <>
 struct Width<std::int16_t> {
+  using element = std::int16_t;
   static constexpr int bits = 16;
   static constexpr int qmax = 32767;
   static constexpr std::size_t block = kPackBlockI16;  // 16 int16
@@ -35,6 +38,7 @@ struct Width<std::int16_t> {
 
 template <>
 struct Width<float> {
+  using element = float;
   static constexpr int bits = 32;
   static constexpr int qmax = 0;  // no grid
   static constexpr std::size_t block = 8;  // 8 float32

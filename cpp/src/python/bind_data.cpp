@@ -108,6 +108,7 @@ void bind_data(py::module_& m) {
   grid.attr("pop")(py::int_(32));
   m.attr("GRID_MAX") = grid;
   m.attr("BLOCK_COLUMNS") = per_width([](auto w) { return decltype(w)::block; });
+  m.attr("ROW_DTYPES") = per_width([](auto w) { return py::dtype::of<typename decltype(w)::element>(); });
   m.def("prepare_rows", &prepare_rows_binding, py::arg("X"), py::arg("bits"), py::arg("out"),
         py::arg("scale") = py::none(), py::arg("given_scales") = false, py::arg("stochastic") = false,
         py::arg("seed") = 0, py::arg("sq_norm") = py::none(), py::arg("sq_x") = py::none(),

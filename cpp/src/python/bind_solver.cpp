@@ -11,6 +11,7 @@
 #include "lpcore/float_format.hpp"
 #include "lpcore/float_grad_sgd.hpp"
 #include "lpcore/solver.hpp"
+#include "lpcore/width.hpp"
 #include "python/common.hpp"
 
 namespace lpcore::python {
@@ -105,15 +106,14 @@ TrainData train_data(const py::array& X, const std::optional<Array<float>>& row_
   if (cfg.n_features > data.d)
     throw std::invalid_argument("fit: n_features (" + std::to_string(cfg.n_features) + ") exceeds X's " +
                                 std::to_string(data.d) + " columns");
-  if (holds<float>(X.dtype()))
-    data.x32 = static_cast<const float*>(X.data());
-  else if (holds<std::int8_t>(X.dtype()))
-    data.x8 = static_cast<const std::int8_t*>(X.data());
-  else if (holds<std::int16_t>(X.dtype()))
-    data.x16 = static_cast<const std::int16_t*>(X.data());
-  else
-    throw std::invalid_argument("fit: X must be float32, int8 or int16");
-  if (data.x32 == nullptr) {
+  // The one place where the rows' element type becomes a width.
+  data.data_bits = holds<float>(X.dtype())          ? Width<float>::bits
+                   : holds<std::int8_t>(X.dtype())  ? Width<std::int8_t>::bits
+                   : holds<std::int16_t>(X.dtype()) ? Width<std::int16_t>::bits
+                                                    : 0;
+  if (data.data_bits == 0) throw std::invalid_argument("fit: X must be float32, int8 or int16");
+  data.rows = X.data();
+  if (data.data_bits != 32) {
     if (!row_scale) throw std::invalid_argument("fit: integer X needs row_scale");
     same_length(row_scale->size(), X.shape(0), "fit: row_scale");
     data.row_scale = row_scale->data();

@@ -98,7 +98,7 @@ class FloatGradTrainer {
   }
 
   bool svrg() const { return cfg_.method == Method::svrg; }
-  const float* row(std::size_t i) const { return data_.x32 + i * d_; }
+  const float* row(std::size_t i) const { return static_cast<const float*>(data_.rows) + i * d_; }
   const double* targets(std::size_t i) const { return data_.y + i * Ky_; }
   double sample_weight(std::size_t i) const { return weight_(i); }
 
@@ -255,7 +255,8 @@ class FloatGradTrainer {
 FloatGradResult fit_float_grad(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
                                const FloatGradConfig& grad, const float* coef0, const double* intercept0) {
   check_problem(data, config, "fit_float_grad");
-  if (data.x32 == nullptr) throw std::invalid_argument("fit_float_grad: the data must be float32");
+  if (data.data_bits != 32 || data.rows == nullptr)
+    throw std::invalid_argument("fit_float_grad: the data must be float32");
   if (config.bits != 0 && config.bits != 32)
     throw std::invalid_argument("fit_float_grad: the model is fp32 (bits 32), got bits " + std::to_string(config.bits));
   if (config.method != Method::sgd && config.method != Method::svrg)

@@ -427,7 +427,7 @@ class Trainer {
   }
 
   // How many steps ahead samples are drawn and prefetched: enough to cover a
-  // random row's memory latency at d = 256 (measured: 4 -> 8 cuts the step).
+  // random row's memory latency at d = 256 (docs/decisions.md, "Sample lookahead").
   static constexpr std::size_t kLookahead = 16;
 
   std::size_t inner_loop() {
@@ -533,8 +533,9 @@ class Trainer {
 FitResult fit(const KernelTable& kernels, const TrainData& data, const SolverConfig& config,
               const float* coef0, const double* intercept0) {
   check_problem(data, config, "fit");
-  const int data_bits = data.x32 != nullptr ? 32 : data.x16 != nullptr ? 16 : data.x8 != nullptr ? 8 : 0;
-  if (data_bits == 0) throw std::invalid_argument("fit: no data");
+  const int data_bits = data.data_bits;
+  if (data.rows == nullptr || (data_bits != 8 && data_bits != 16 && data_bits != 32))
+    throw std::invalid_argument("fit: no data");
   if (data_bits != 32 && data.row_scale == nullptr) throw std::invalid_argument("fit: integer data needs row scales");
   const int bits = config.bits == 0 ? data_bits : config.bits;
   if (bits == data_bits) {

@@ -80,14 +80,12 @@ template <>
 struct DataRows<std::int8_t> {
   static constexpr auto kDotRows = &KernelTable::dot_rows_i8_f32;
   static constexpr auto kAccumulate = &KernelTable::axpy_rows_i8_f32;
-  static const std::int8_t* rows(const TrainData& d) { return d.x8; }
 };
 
 template <>
 struct DataRows<std::int16_t> {
   static constexpr auto kDotRows = &KernelTable::dot_rows_i16_f32;
   static constexpr auto kAccumulate = &KernelTable::axpy_rows_i16_f32;
-  static const std::int16_t* rows(const TrainData& d) { return d.x16; }
 };
 
 // The kernels that pair a data row of type X with an integer model of type
@@ -130,7 +128,7 @@ struct ModelOps {
   static constexpr int kFrac = W::kFrac;
   static constexpr double kMaxOffset = W::kMaxOffset;
   static constexpr std::size_t kBlock = Width<T>::block;
-  static const X* rows(const TrainData& d) { return DataRows<X>::rows(d); }
+  static const X* rows(const TrainData& d) { return static_cast<const X*>(d.rows); }
   static double dot(const KernelTable& t, const X* x, const T* z, std::size_t n) {
     return static_cast<double>((t.*R::kDot)(x, z, n));
   }
@@ -160,7 +158,7 @@ struct ModelOps<float, float> {
   using Offset = float;
   static constexpr bool kLowPrecision = false;
   static constexpr double kQmax = 0;
-  static const float* rows(const TrainData& d) { return d.x32; }
+  static const float* rows(const TrainData& d) { return static_cast<const float*>(d.rows); }
   static double dot(const KernelTable& t, const float* x, const float* z, std::size_t n) {
     return t.dot_f32(x, z, n);
   }

@@ -35,16 +35,13 @@ LPCORE_AVX2 inline void prefetch(const void* p) { prefetch_line(p); }
 // How far ahead (in bytes) a solver step's kernel prefetches a row with
 // row_bytes left: kPrefetchBytes on a long row, else 0 (a prefetch of the
 // row's own lines, already on their way). Past a row's end lie other rows,
-// which the step does not read next: on short rows (a 256-byte int8 or 1 KiB
-// fp32 row, out of cache) prefetching kPrefetchBytes ahead was a second,
-// useless random DRAM stream beside the rows the solver prefetches
-// (prefetch_sample: a row's first 4 KiB), and a narrow int8 step took
-// 112 - 119 ns instead of 81 - 93. The int8/int16 updates ask per chunk (at
-// most 8 KiB), so their prefetches never pass the row's end; update_dot_f32
-// and dot_i8 ask per row, so at most 1 KiB past a row of 16 KiB or more.
-// (Stopping at the row's end exactly costs a branch per block pair, or a
-// second copy of the loop: the first made update_i8 8% slower in L1, the
-// second an in-cache halp16 step 54.3 -> 57.2 ns.)
+// which the step does not read next: on a short row, out of cache, a
+// prefetch that far ahead is a second, useless random DRAM stream beside the
+// rows the solver prefetches itself (prefetch_sample: a row's first 4 KiB).
+// The int8/int16 updates ask per chunk (at most 8 KiB), so their prefetches
+// never pass the row's end; update_dot_f32 and dot_i8 ask per row, so at most
+// 1 KiB past a row of 16 KiB or more. Why the kernels do not stop exactly at
+// the row's end: docs/decisions.md, "Prefetch distance".
 constexpr std::size_t kLongRowBytes = 16 * kPrefetchBytes;
 inline std::size_t prefetch_ahead(std::size_t row_bytes) { return row_bytes >= kLongRowBytes ? kPrefetchBytes : 0; }
 

@@ -25,7 +25,7 @@ constexpr std::size_t kDotRowGroup = 16;
 // Rows at least this long are walked two at a time: two memory streams fetch
 // faster than one. Shorter rows are walked one at a time, in address order:
 // two of them interleaved within a page defeat the hardware prefetcher
-// (measured at d = 256, fp32: 1.5x slower in pairs).
+// (docs/decisions.md, "Row pairs in the full pass").
 constexpr std::size_t kPairBytes = 8192;
 
 // The fp32 dot of many rows with w, reading w once per group of rows: chunk

@@ -100,8 +100,8 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i8(std::int8_t* z, const std
   // Only the row that comes from memory is prefetched: the next sample's row
   // with kDot (this step's row is the one the previous step read), else x.
   // z and c are reread every step and stay in cache; prefetching them too
-  // made a wide step (d = 2^18) 10 - 15% slower, as the block is
-  // instruction-bound and every prefetch is one more instruction.
+  // slows a wide step, as the block is instruction-bound and every prefetch
+  // is one more instruction (docs/decisions.md, "Prefetch distance").
   for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z, x and xn
     const std::size_t p = 32 * b;
     prefetch((kDot ? xn : x) + p + ahead);
@@ -175,8 +175,7 @@ LPCORE_AVX2 LPCORE_INLINE std::size_t update_blocks_i16(std::int16_t* z, const X
       if constexpr (sizeof(X) == 2) *hi_sum = _mm256_add_epi32(*hi_sum, _mm256_srai_epi32(pairs, 16));
     }
   };
-  // As in the int8 kernel, only the streamed row is prefetched (measured at
-  // d = 2^18: a step 10% faster than without a prefetch).
+  // As in the int8 kernel, only the streamed row is prefetched.
   std::size_t b = 0;
   for (; b + 2 <= blocks; b += 2) {  // two blocks: one cache line of z (and of x, xn at 16 bits)
     const std::size_t p = 16 * b;
@@ -245,9 +244,9 @@ LPCORE_AVX2 inline std::int64_t fast_multiplier(Dither& dither, float a, int fra
 
 // Up to this many blocks of 32 coordinates (a row of up to 256), the int8
 // update applies A's sign with vpsignw (Sign::kAnySign) rather than branch on
-// it. Measured on whole in-cache steps (n = 1000): at 4 blocks (d = 100) 7%
-// faster; at 8 and 16 blocks no different. Longer rows keep the branch,
-// whose misprediction is spread over the row.
+// it: on a short row the branch's misprediction costs more than the two
+// instructions a block. Longer rows keep the branch, whose misprediction is
+// spread over the row (docs/decisions.md, "The sign of the int8 multiplier").
 constexpr std::size_t kSignedBlocksI8 = 8;
 
 // update_i8 and, with kDot, update_dot_i8: chunk by chunk, the fast path's
