@@ -134,6 +134,15 @@ class FloatGradConfig:
     q_floor: float
     def __init__(self) -> None: ...
 
+class EpochRecord:
+    objective: float
+    grad_norm: float
+    seconds: float
+    inner_seconds: float
+    saturated: float
+    scale: float
+    mu: float
+
 class FitResult:
     coef: npt.NDArray[np.float32]
     centre: npt.NDArray[np.float32]
@@ -161,13 +170,13 @@ def fit(
     row_scale: npt.NDArray[np.float32] | None, y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
     intercept0: npt.NDArray[np.float64], config: SolverConfig, backend: str | None = None,
     sample_weight: npt.NDArray[np.float64] | None = None,
-    epoch_hook: Callable[[int, dict[str, float], npt.NDArray[np.float32], npt.NDArray[np.float64]], bool] | None = None,
+    epoch_hook: Callable[[int, EpochRecord, npt.NDArray[np.float32], npt.NDArray[np.float64]], bool] | None = None,
 ) -> FitResult: ...
 def fit_float_grad(
     X: npt.NDArray[np.float32], y: npt.NDArray[np.float64], coef0: npt.NDArray[np.float32],
     intercept0: npt.NDArray[np.float64], config: SolverConfig, grad: FloatGradConfig, backend: str | None = None,
     sample_weight: npt.NDArray[np.float64] | None = None,
-    epoch_hook: Callable[[int, dict[str, float], npt.NDArray[np.float32], npt.NDArray[np.float64]], bool] | None = None,
+    epoch_hook: Callable[[int, EpochRecord, npt.NDArray[np.float32], npt.NDArray[np.float64]], bool] | None = None,
 ) -> FloatGradResult: ...
 def prepare_rows(
     X: npt.NDArray[np.floating], bits: int, out: npt.NDArray[np.generic], scale: npt.NDArray[np.float32] | None = None,

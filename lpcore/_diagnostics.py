@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._solver import DIVERGENCE_CAUSES
-from ._validation import GRID_MAX
+from ._constants import GRID_MAX
 
 # Fraction of saturated coordinate updates above which an epoch counts as saturated.
 SATURATION_LIMIT = 0.01

@@ -37,7 +37,8 @@ from scipy.special import expit, softmax
 from . import _core
 from ._backend import check_backend
 from ._data import Prepared, prepare
-from ._validation import GRID_MAX, seed_from
+from ._constants import GRID_MAX
+from ._validation import seed_from
 from .float_formats import check_format, check_rounding
 
 # Curvature bound of each loss in the margin: squared 1, logistic 1/4,

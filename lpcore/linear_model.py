@@ -79,6 +79,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._constants import ROW_DTYPES
 from ._data import BEYOND_FLOAT32, raise_problem
 from ._diagnostics import DivergenceError, SaturationWarning, divergence_message, warn_about
 from ._solver import Start, data_width, solve
@@ -166,8 +167,8 @@ class _LowPrecisionLinear(CallbackSupportMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "solver": [StrOptions({"halp", "svrg", "sgd"})],
-        "bits": [Options(Integral, {8, 16, 32})],
-        "data_bits": [Options(Integral, {8, 16, 32}), StrOptions({"auto"})],
+        "bits": [Options(Integral, set(ROW_DTYPES))],
+        "data_bits": [Options(Integral, set(ROW_DTYPES)), StrOptions({"auto"})],
         "eta": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "mu": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],

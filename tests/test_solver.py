@@ -204,6 +204,26 @@ def test_halp_rescales_every_epoch_and_records_history():
     assert np.all((h["saturated"] >= 0) & (h["saturated"] <= 1))
 
 
+def test_the_epoch_hook_sees_each_epoch_record_and_can_stop_the_fit():
+    Xq, rs, y = problem(8, "squared", 1, n=200, d=20)
+    d = Xq.shape[1]
+    cfg = _solver.config("halp", "squared", **dict(ARGS, max_iter=6, epoch_length=400, alpha=0.0, eta=0.01, tol=0.0,
+                                                   verbose=0))
+    seen = []
+
+    def hook(epoch, record, coef, intercept):
+        assert isinstance(record, _core.EpochRecord) and coef.shape == (1, d) and intercept.shape == (1,)
+        seen.append((epoch, record, coef.copy()))
+        return epoch == 4  # epochs count from 1: stop after the fourth
+
+    r = _core.fit(Xq, rs, y, np.zeros((1, d), np.float32), np.zeros(1), cfg, None, None, hook)
+    assert r.stopped and r.n_iter == 4 and [e for e, _, _ in seen] == [1, 2, 3, 4]
+    for field, column in r.history.items():
+        assert [getattr(rec, field) for _, rec, _ in seen] == column.tolist(), field
+    assert np.array_equal(seen[-1][2], r.coef)
+    assert "grad_norm=" in repr(seen[0][1])
+
+
 def test_tol_stops_early():
     Xq, rs, y = problem(16, "squared", 1, n=200, d=20)
     r = run(Xq, rs, y, 1, method="halp", loss="squared", eta=0.02, alpha=0.0, mu=0.5, delta=1.0,

@@ -46,7 +46,7 @@ constexpr std::pair<const char*, double ShrinkageRecord::*> kShrinkageFields[] =
     {"log2_scale_mean", &ShrinkageRecord::log2_scale_mean}};
 
 // SolverConfig::epoch_hook from a Python callable hook(epoch, record, coef,
-// intercept): record a dict of the EpochRecord's fields, coef a (K, d)
+// intercept): record a copy of the EpochRecord, coef a (K, d)
 // float32 copy, intercept a (K,) float64 copy; a result that is true (as
 // Python's `if` reads it) stops the fit.
 // The loop runs without the GIL; the hook takes it. None: no hook.
@@ -55,8 +55,7 @@ EpochHook python_epoch_hook(const py::object& hook, std::size_t K, std::size_t d
   if (!PyCallable_Check(hook.ptr())) throw py::type_error("fit: epoch_hook must be callable or None");
   return [hook, K, d](std::size_t epoch, const EpochRecord& r, const float* coef, const double* intercept) {
     py::gil_scoped_acquire gil;
-    py::dict record;
-    for (const auto& [name, member] : kEpochFields) record[name] = r.*member;
+    py::object record = py::cast(r, py::return_value_policy::copy);
     Array<float> c({static_cast<py::ssize_t>(K), static_cast<py::ssize_t>(d)});
     std::copy(coef, coef + K * d, c.mutable_data());
     Array<double> b(static_cast<py::ssize_t>(K));
@@ -203,6 +202,17 @@ void bind_solver(py::module_& m) {
       .def_readwrite("loss_scale", &FloatGradConfig::loss_scale)
       .def_readwrite("compensate", &FloatGradConfig::compensate)
       .def_readwrite("q_floor", &FloatGradConfig::q_floor);
+
+  py::class_<EpochRecord> record(m, "EpochRecord", "What one epoch of a fit did (cpp/include/lpcore/solver.hpp).");
+  for (const auto& [name, member] : kEpochFields) record.def_readonly(name, member);
+  record.def("__repr__", [](const EpochRecord& r) {
+    std::string out = "EpochRecord(", sep;
+    for (const auto& [name, member] : kEpochFields) {
+      out += sep + name + "=" + py::repr(py::float_(r.*member)).cast<std::string>();
+      sep = ", ";
+    }
+    return out + ")";
+  });
 
   py::class_<FitResult>(m, "FitResult", "The fitted state and per-epoch history of a fit.")
       .def_property_readonly("coef", [](const FitResult& r) { return matrix(r, r.coef); })
