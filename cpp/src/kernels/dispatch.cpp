@@ -8,26 +8,26 @@ namespace lpcore {
 namespace {
 
 // Each backend's table, filled by name from the one kernel list (kernels.hpp).
-#define LPCORE_TABLE_ENTRY(ret, name, params) t.name = NS::name;
-#define NS scalar
+KernelTable empty_table(Isa isa, const char* name) {
+  KernelTable t{};
+  t.isa = isa;
+  t.name = name;
+  return t;
+}
+#define LPCORE_SCALAR_ENTRY(ret, name, params) t.name = scalar::name;
+#define LPCORE_AVX2_ENTRY(ret, name, params) t.name = avx2::name;
 const KernelTable kScalarTable = [] {
-  KernelTable t{};
-  t.isa = Isa::scalar;
-  t.name = "scalar";
-  LPCORE_KERNELS(LPCORE_TABLE_ENTRY)
+  KernelTable t = empty_table(Isa::scalar, "scalar");
+  LPCORE_KERNELS(LPCORE_SCALAR_ENTRY)
   return t;
 }();
-#undef NS
-#define NS avx2
 const KernelTable kAvx2Table = [] {
-  KernelTable t{};
-  t.isa = Isa::avx2;
-  t.name = "avx2";
-  LPCORE_KERNELS(LPCORE_TABLE_ENTRY)
+  KernelTable t = empty_table(Isa::avx2, "avx2");
+  LPCORE_KERNELS(LPCORE_AVX2_ENTRY)
   return t;
 }();
-#undef NS
-#undef LPCORE_TABLE_ENTRY
+#undef LPCORE_SCALAR_ENTRY
+#undef LPCORE_AVX2_ENTRY
 
 const KernelTable* g_active = &kScalarTable;
 std::atomic<std::uint64_t> g_calls[2];

@@ -83,24 +83,25 @@ LPCORE_AVX2 std::size_t quantize_i16(const float* x, std::size_t n, float scale,
   return quantize_avx2(x, n, scale, rounding, rng, q, float{Width<std::int16_t>::qmax});
 }
 
-LPCORE_AVX2 void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x) {
+namespace {
+
+// x = scale * q, eight elements at a time (widen8: q's eight integers as floats).
+template <class T>
+LPCORE_AVX2 void dequantize(const T* q, std::size_t n, float scale, float* x) {
   const __m256 vs = _mm256_set1_ps(scale);
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
-    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(widen8(q + i), vs));
   for (; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
 }
 
+}  // namespace
+
+LPCORE_AVX2 void dequantize_i8(const std::int8_t* q, std::size_t n, float scale, float* x) {
+  dequantize(q, n, scale, x);
+}
+
 LPCORE_AVX2 void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x) {
-  const __m256 vs = _mm256_set1_ps(scale);
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256i v = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
-    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
-  }
-  for (; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
+  dequantize(q, n, scale, x);
 }
 
 namespace {
