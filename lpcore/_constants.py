@@ -1,4 +1,4 @@
-"""The widths' constants, as the core defines them (cpp/include/lpcore/width.hpp).
+"""The widths' constants, as the core defines them (cpp/include/lpcore/width.hpp, solver.hpp).
 
 Read from ``_core``, never restated: a change of a grid or a block in C++
 reaches every Python user of it.
@@ -18,3 +18,5 @@ BLOCK_COLUMNS: dict[int, int] = dict(_core.BLOCK_COLUMNS)
 ROW_DTYPES: dict[int, type] = {bits: np.dtype(dt).type for bits, dt in _core.ROW_DTYPES.items()}
 #: The integer widths' element types: {8: int8, 16: int16}.
 INT_DTYPES: dict[int, type] = {bits: dt for bits, dt in ROW_DTYPES.items() if bits in GRID_MAX}
+#: The (data_bits, bits) pairs the solver trains: {(8, 8), (16, 16), (32, 32), (8, 16)}.
+WIDTH_PAIRS: frozenset[tuple[int, int]] = frozenset(tuple(pair) for pair in _core.WIDTH_PAIRS)

@@ -9,6 +9,7 @@ import numpy.typing as npt
 GRID_MAX: dict[int, int]
 BLOCK_COLUMNS: dict[int, int]
 ROW_DTYPES: dict[int, np.dtype]
+WIDTH_PAIRS: tuple[tuple[int, int], ...]
 
 def backend() -> str: ...
 def supported_backends() -> list[str]: ...

@@ -37,7 +37,7 @@ from scipy.special import expit, softmax
 from . import _core
 from ._backend import check_backend
 from ._data import Prepared, prepare
-from ._constants import GRID_MAX
+from ._constants import GRID_MAX, WIDTH_PAIRS
 from ._validation import seed_from
 from .float_formats import check_format, check_rounding
 
@@ -62,9 +62,6 @@ MU_START = {8: 3.0, 16: 0.3}
 # of cache is its random row read, so the rows are as narrow as a model allows;
 # a 16-bit model runs on 8-bit rows (D8M16). fp32 keeps fp32 rows.
 AUTO_DATA_BITS = {8: 8, 16: 8, 32: 32}
-
-# The (data_bits, bits) pairs the solver runs (cpp/src/solvers/lowprec_trainer.cpp, fit()).
-WIDTH_PAIRS = {(8, 8), (16, 16), (32, 32), (8, 16)}
 
 # eta="auto" restarts a diverged fit with eta / ETA_BACKOFF, at most
 # MAX_BACKOFFS times (2^12 = 4096x below the rule's step). Halving loses at

@@ -321,6 +321,22 @@ def test_unsupported_width_pairs_are_refused(bits, data_bits):
         run(Xq, rs, y, 1, method="halp", loss="squared", bits=bits, **ARGS)
 
 
+def test_the_exported_width_pairs_are_the_ones_that_train():
+    """_core.WIDTH_PAIRS names every (data_bits, bits) pair fit() trains, and fit() refuses every other."""
+    from lpcore._constants import WIDTH_PAIRS
+
+    assert (8, 16) in WIDTH_PAIRS and all(data_bits <= bits for data_bits, bits in WIDTH_PAIRS)
+    for data_bits in (8, 16, 32):
+        Xq, rs, y = problem(data_bits, "squared", 1)
+        for bits in (8, 16, 32):
+            if (data_bits, bits) in WIDTH_PAIRS:
+                r = run(Xq, rs, y, 1, method="svrg", loss="squared", **dict(ARGS, bits=bits, eta=0.005))
+                assert r.n_iter == 2 and not r.diverged
+            else:
+                with pytest.raises(ValueError, match="not supported"):
+                    run(Xq, rs, y, 1, method="svrg", loss="squared", **dict(ARGS, bits=bits))
+
+
 def test_d8m16_is_not_d8m8_or_d16m16():
     # The 16-bit model on 8-bit rows is its own trainer: not the 8-bit model
     # on the same rows, and not the 16-bit model on 16-bit rows.

@@ -60,6 +60,14 @@ struct TrainData {
   const double* sample_weight = nullptr;
 };
 
+// The (data_bits, bits) pairs fit() trains: data and model at one width, or
+// 8-bit rows under a 16-bit model (D8M16). Python reads them as
+// _core.WIDTH_PAIRS.
+struct WidthPair {
+  int data_bits, bits;
+};
+inline constexpr WidthPair kWidthPairs[] = {{8, 8}, {16, 16}, {32, 32}, {8, 16}};
+
 // Targets per row of TrainData::y.
 inline std::size_t targets_per_row(Loss loss, std::size_t n_outputs) {
   return loss == Loss::squared ? n_outputs : 1;
@@ -166,10 +174,9 @@ static_assert(kOffsetPeriod % kRefreshPeriod == 0, "offsets are re-rounded on re
 // from the epoch just run:
 // * more than kMuSaturationLimit of its coordinate updates saturated: the grid
 //   was too narrow, mu *= kMuShrink. The limit is a tenth of the 1% at which
-//   the estimators warn: a saturated update is a clipped, biased step, and on
-//   standardized digits 0.2% of them (a few coordinates pinned at the grid's
-//   end) left the objective 2.7e-3 above its optimum after 100 epochs, where
-//   one more halving gets within 5.5e-4;
+//   the estimators warn: a saturated update is a clipped, biased step, and a
+//   few coordinates pinned at the grid's end hold the objective above its
+//   optimum (docs/decisions.md, "The constants of the mu rule");
 // * else, if both the full-gradient norm and the objective grew over it: the
 //   grid was so coarse that its rounding noise outweighed the epoch's
 //   contraction, mu *= kMuGrowth. SVRG decreases F in expectation on these

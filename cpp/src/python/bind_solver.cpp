@@ -240,6 +240,10 @@ void bind_solver(py::module_& m) {
       .def_readonly("fit", &FloatGradResult::fit)
       .def_property_readonly("shrinkage", [](const FloatGradResult& r) { return columns(r.shrinkage, kShrinkageFields); });
 
+  py::list pairs;
+  for (const WidthPair& p : kWidthPairs) pairs.append(py::make_tuple(p.data_bits, p.bits));
+  m.attr("WIDTH_PAIRS") = py::tuple(pairs);
+
   const auto nc = [](const char* name) { return py::arg(name).noconvert(); };
   m.def("fit", &fit_binding, py::arg("X"), py::arg("row_scale"), nc("y"), nc("coef0"), nc("intercept0"),
         py::arg("config"), py::arg("backend") = py::none(), nc("sample_weight") = py::none(),

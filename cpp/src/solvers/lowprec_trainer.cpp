@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -225,16 +226,16 @@ class Trainer {
     for (std::size_t k = 0; k < K_; ++k) m_[k] = margin(i, k, Ops::dot(t_, row(i), &z_[k * d_], d_), with_base);
   }
 
-  // Rows per block of the full pass. Four rows are the fastest of 2 to 32 at
-  // d = 2^18 (w and g 1 MiB each, in L3) for every width: a block of more
-  // rows reads more memory streams at once and no longer stays in cache
-  // between its dots and its sum (at fp32 a row is 1 MiB).
+  // Rows per block of the full pass: each block is read twice (its dots,
+  // then its sum), so it must stay in cache in between, and a block of more
+  // rows reads more memory streams at once (docs/decisions.md, "Row pairs in
+  // the full pass").
   static constexpr std::size_t kPassRows = 4;
 
   // The block of rows from i0, when its rows are short (narrow data): it then
-  // arrives while this block is summed. (At d = 256 the pass takes 10% less
-  // time at 16 and 32 bits.) A long row is a stream that the hardware
-  // prefetcher keeps ahead of, and prefetching its start only slowed it.
+  // arrives while this block is summed. A long row is a stream that the
+  // hardware prefetcher keeps ahead of, and a prefetch of its start only
+  // competes with it (docs/decisions.md, "Row pairs in the full pass").
   void prefetch_block(std::size_t i0) const {
     if (d_ * sizeof(X) > 4096) return;
     const char* begin = reinterpret_cast<const char*>(row(i0));
@@ -538,13 +539,13 @@ FitResult fit(const KernelTable& kernels, const TrainData& data, const SolverCon
     throw std::invalid_argument("fit: no data");
   if (data_bits != 32 && data.row_scale == nullptr) throw std::invalid_argument("fit: integer data needs row scales");
   const int bits = config.bits == 0 ? data_bits : config.bits;
-  if (bits == data_bits) {
-    if (bits == 32) return Trainer<float>(kernels, data, config).run(coef0, intercept0);
-    if (bits == 16) return Trainer<std::int16_t>(kernels, data, config).run(coef0, intercept0);
-    return Trainer<std::int8_t>(kernels, data, config).run(coef0, intercept0);
-  }
+  // One trainer per entry of kWidthPairs (solver.hpp), in its order.
+  if (data_bits == 8 && bits == 8) return Trainer<std::int8_t>(kernels, data, config).run(coef0, intercept0);
+  if (data_bits == 16 && bits == 16) return Trainer<std::int16_t>(kernels, data, config).run(coef0, intercept0);
+  if (data_bits == 32 && bits == 32) return Trainer<float>(kernels, data, config).run(coef0, intercept0);
   if (data_bits == 8 && bits == 16)
     return Trainer<std::int16_t, std::int8_t>(kernels, data, config).run(coef0, intercept0);
+  static_assert(std::size(kWidthPairs) == 4, "fit() dispatches every width pair");
   throw std::invalid_argument("fit: a " + std::to_string(bits) + "-bit model on " + std::to_string(data_bits) +
                               "-bit data is not supported; the widths are 8, 16 or 32 with data at the "
                               "model's width, or 8-bit data under a 16-bit model");
