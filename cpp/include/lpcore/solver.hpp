@@ -39,11 +39,11 @@
 
 #include "lpcore/interrupt.hpp"
 #include "lpcore/kernels.hpp"
+#include "lpcore/loss.hpp"
 
 namespace lpcore {
 
 enum class Method : int { sgd = 0, svrg = 1, halp = 2 };
-enum class Loss : int { squared = 0, logistic = 1, multinomial = 2 };
 
 // Training data, row-major: n rows of d elements of Width<X>::element, X
 // being the type whose Width has bits == data_bits (int8, int16 or float).
@@ -67,11 +67,6 @@ struct WidthPair {
   int data_bits, bits;
 };
 inline constexpr WidthPair kWidthPairs[] = {{8, 8}, {16, 16}, {32, 32}, {8, 16}};
-
-// Targets per row of TrainData::y.
-inline std::size_t targets_per_row(Loss loss, std::size_t n_outputs) {
-  return loss == Loss::squared ? n_outputs : 1;
-}
 
 struct EpochRecord;
 

@@ -1,4 +1,4 @@
-// Losses of the linear models (lpcore/solver.hpp) and their derivative in the
+// Losses of the linear models (lpcore/loss.hpp) and their derivative in the
 // margins. Both trainers (lowprec_trainer.cpp, float_grad_trainer.cpp) use
 // these, so every solver computes the same objective.
 #pragma once
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "lpcore/solver.hpp"
+#include "lpcore/loss.hpp"
 
 namespace lpcore::losses {
 
