@@ -9,7 +9,8 @@ import numpy as np
 from ._constants import GRID_MAX, INT_DTYPES
 
 
-def check_bits(bits, allowed=(8, 16)) -> int:
+def check_bits(bits, allowed=tuple(GRID_MAX)) -> int:
+    """bits as an int, one of ``allowed`` (by default the integer grids' widths, 8 and 16)."""
     if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or int(bits) not in allowed:
         raise ValueError(f"bits must be one of {allowed}, got {bits!r}")
     return int(bits)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _core, _data
 from ._backend import check_backend
-from ._validation import float32_array, grid_array, seed_from
+from ._validation import INT_DTYPES, check_bits, float32_array, grid_array, seed_from
 
 #: Coordinates per dither offset of the fused updates.
 DITHER_CHUNK = 4096
@@ -287,8 +287,7 @@ def quantize_rows(x, scales, bits, *, stochastic=True, random_state=None, backen
         raise ValueError(f"expected a 2-D x and one scale per row, got shapes {x.shape} and {scales.shape}")
     if (scales <= 0).any():
         raise ValueError("scales must be positive")
-    if bits not in (8, 16):
-        raise ValueError(f"bits must be 8 or 16, got {bits!r}")
+    bits = check_bits(bits)
     q, _, clipped = _data.quantize_rows(x, bits, scales, bool(stochastic), seed_from(random_state), backend)
     return q, clipped
 
@@ -307,7 +306,8 @@ def dequantize_rows(q, scales, *, backend=None) -> np.ndarray:
     scales = float32_array(scales, "scales")
     if q.ndim != 2 or scales.shape != (q.shape[0],):
         raise ValueError(f"expected a 2-D q and one scale per row, got shapes {q.shape} and {scales.shape}")
-    fn = {np.dtype(np.int8): _core.dequantize_i8, np.dtype(np.int16): _core.dequantize_i16}.get(q.dtype)
+    kernel = {np.dtype(dtype): f"dequantize_i{bits}" for bits, dtype in INT_DTYPES.items()}.get(q.dtype)
+    fn = getattr(_core, kernel) if kernel is not None else None
     if fn is None:
         raise TypeError(f"q must be int8 or int16, got {q.dtype}")
     return fn(q, scales, check_backend(backend))

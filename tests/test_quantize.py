@@ -130,3 +130,10 @@ def test_dequantize_rows_kernel_matches_numpy(backend):
         got = kernels.dequantize_rows(q, s, backend=backend)
         assert np.array_equal(got, q.astype(np.float32) * s[:, None])
         assert np.array_equal(dequantize(q, s[:, None]), got)
+
+
+def test_row_kernels_refuse_widths_without_a_grid():
+    with pytest.raises(ValueError, match="bits must be one of"):
+        kernels.quantize_rows([[1.0]], [1.0], 32)
+    with pytest.raises(TypeError, match="int8 or int16"):
+        kernels.dequantize_rows(np.array([[1]], dtype=np.int32), [1.0])

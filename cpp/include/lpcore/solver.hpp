@@ -13,9 +13,10 @@
 //   With adapt_mu, mu itself is adjusted before every re-scale from what the
 //   previous epoch showed (see the kMu* constants below).
 //
-// The data X is stored at the model's width: float32 rows (bits 32) or int8 /
-// int16 rows with one float scale per row, x_i = row_scale_i * xq_i, rounded
-// once before the fit. An inner step then costs one integer SIMD dot product
+// The data X is stored as float32 rows (data_bits 32) or int8 / int16 rows
+// with one float scale per row, x_i = row_scale_i * xq_i, rounded once before
+// the fit; the rows are at the model's width, or 8-bit under a 16-bit model
+// (kWidthPairs). An inner step then costs one integer SIMD dot product
 // and one fused stochastic-rounding update per output row, plus O(1) float
 // work: x_i . w_base is precomputed once per epoch.
 //
@@ -67,6 +68,12 @@ struct WidthPair {
   int data_bits, bits;
 };
 inline constexpr WidthPair kWidthPairs[] = {{8, 8}, {16, 16}, {32, 32}, {8, 16}};
+
+constexpr bool is_width_pair(int data_bits, int bits) {
+  for (const WidthPair& p : kWidthPairs)
+    if (p.data_bits == data_bits && p.bits == bits) return true;
+  return false;
+}
 
 struct EpochRecord;
 

@@ -535,8 +535,9 @@ FitResult fit(const KernelTable& kernels, const TrainData& data, const SolverCon
               const float* coef0, const double* intercept0) {
   check_problem(data, config, "fit");
   const int data_bits = data.data_bits;
-  if (data.rows == nullptr || (data_bits != 8 && data_bits != 16 && data_bits != 32))
-    throw std::invalid_argument("fit: no data");
+  if (data.rows == nullptr) throw std::invalid_argument("fit: no data");
+  if (data_bits != 8 && data_bits != 16 && data_bits != 32)
+    throw std::invalid_argument("fit: data_bits must be 8, 16 or 32, got " + std::to_string(data_bits));
   if (data_bits != 32 && data.row_scale == nullptr) throw std::invalid_argument("fit: integer data needs row scales");
   const int bits = config.bits == 0 ? data_bits : config.bits;
   // One trainer per entry of kWidthPairs (solver.hpp), in its order.
@@ -545,7 +546,10 @@ FitResult fit(const KernelTable& kernels, const TrainData& data, const SolverCon
   if (data_bits == 32 && bits == 32) return Trainer<float>(kernels, data, config).run(coef0, intercept0);
   if (data_bits == 8 && bits == 16)
     return Trainer<std::int16_t, std::int8_t>(kernels, data, config).run(coef0, intercept0);
-  static_assert(std::size(kWidthPairs) == 4, "fit() dispatches every width pair");
+  // The four pairs dispatched above are kWidthPairs, no more and no fewer.
+  static_assert(std::size(kWidthPairs) == 4 && is_width_pair(8, 8) && is_width_pair(16, 16) &&
+                    is_width_pair(32, 32) && is_width_pair(8, 16),
+                "fit() dispatches exactly the pairs of kWidthPairs");
   throw std::invalid_argument("fit: a " + std::to_string(bits) + "-bit model on " + std::to_string(data_bits) +
                               "-bit data is not supported; the widths are 8, 16 or 32 with data at the "
                               "model's width, or 8-bit data under a 16-bit model");
