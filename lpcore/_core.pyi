@@ -123,6 +123,7 @@ class SolverConfig:
     seed: int
     verbose: int
     stop_on_stall: bool
+    n_threads: int
     def __init__(self) -> None: ...
 
 class FloatGradConfig:

@@ -36,7 +36,7 @@ from scipy.special import expit, softmax
 
 from . import _core
 from ._backend import check_backend
-from ._data import Prepared, prepare
+from ._data import Prepared, n_threads, prepare
 from ._constants import GRID_MAX, WIDTH_PAIRS
 from ._validation import seed_from
 from .float_formats import check_format, check_rounding
@@ -331,6 +331,7 @@ def solve(est, X, y: np.ndarray, loss: str, n_outputs: int, start: Start | None 
     cfg.verbose = min(int(est.verbose), 1)  # any positive level prints the same lines
     cfg.n_features = n_features if not float_grad else 0
     cfg.stop_on_stall = est.solver == "halp" and bits == 8 and cfg.adapt_mu and not float_grad and not partial
+    cfg.n_threads = n_threads(est.n_jobs)
     grad = _grad_config(est) if float_grad else None
     backend = check_backend(None)
 

@@ -509,9 +509,11 @@ class LowPrecisionRegressor(RegressorMixin, _LowPrecisionLinear):
         moving average over about 64 previous steps), clipped to
         ``[0.1, 1]``: the step grows at most 10x (``SHRINKAGE_Q_FLOOR``).
     n_jobs : int or None, default=None
-        Threads that convert X into the solver's rows (the solver itself runs
-        on one thread). None or -1, or more than the cores: every core this
-        process may use; -2 all but one. The result does not depend on it.
+        Threads that convert X into the solver's rows and run the
+        full-gradient passes of SVRG and HALP (the inner loop is sequential,
+        on one thread; so are fits with ``grad_format``). None or -1, or
+        more than the cores: every core this process may use; -2 all but
+        one. The result does not depend on it.
 
     Attributes
     ----------

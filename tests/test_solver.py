@@ -350,3 +350,35 @@ def test_d8m16_is_not_d8m8_or_d16m16():
     # codes past the 8-bit grid's 127.
     lp_svrg = run(X8, rs8, y, 1, method="svrg", loss="logistic", bits=16, **dict(kw, delta=1e-3))
     assert np.abs(lp_svrg.offset).max() > 127
+
+
+# Enough coordinates for 16 lanes of the full pass and 3 threads on it
+# (kPassLanes, kPassLaneWork and kPassThreadWork in lpcore/solver.hpp).
+LANES_N, LANES_D = 12_288, 256
+
+
+@pytest.mark.parametrize("bits,data_bits", WIDTHS + [(32, 32)])
+@pytest.mark.parametrize("loss,K", LOSSES)
+@pytest.mark.parametrize("method", ["svrg", "halp"])
+def test_the_thread_count_does_not_change_the_model(bits, data_bits, loss, K, method):
+    Xq, rs, y = problem(data_bits, loss, K, n=LANES_N, d=LANES_D, seed=5)
+    args = dict(ARGS, max_iter=3, epoch_length=2000, eta=0.002)
+    fits = [run(Xq, rs, y, K, method=method, loss=loss, bits=bits, n_threads=t, **args) for t in (1, 2, 3)]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.coef, fits[0].coef)
+        np.testing.assert_array_equal(other.intercept, fits[0].intercept)
+        np.testing.assert_array_equal(other.history["objective"], fits[0].history["objective"])
+        assert other.initial_grad_norm == fits[0].initial_grad_norm
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("data_bits", [8, 32])
+def test_the_full_pass_over_many_lanes_sums_every_row_once(data_bits, n_threads):
+    # At the zero model the first pass's gradient is X^T (0 - y) / n (squared
+    # loss, no penalty): a lane dropped or counted twice would show here.
+    Xq, rs, y = problem(data_bits, "squared", 1, n=LANES_N + 7, d=LANES_D, seed=6)
+    r = run(Xq, rs, y, 1, method="svrg", max_iter=0, n_threads=n_threads, alpha=0.0, fit_intercept=False)
+    X = Xq.astype(np.float64) * (rs[:, None] if rs is not None else 1.0)
+    expected = np.linalg.norm(X.T @ (-y) / len(y))
+    assert r.initial_grad_norm == pytest.approx(expected, rel=1e-5)
+    assert r.initial_objective == pytest.approx(0.5 * np.mean(y**2), rel=1e-12)

@@ -117,6 +117,10 @@ struct SolverConfig {
   // HALP at 8 / 16 bits: stop when the fit stalls (kStallWindow below), so
   // that the caller can go on at a finer width.
   bool stop_on_stall = false;
+  // Threads of the full-gradient pass (the calling thread included; 0 counts
+  // as 1). The pass adds its rows in fixed lanes (kPassLaneWork below), so the
+  // model does not depend on it.
+  std::size_t n_threads = 1;
   // Polled between chunks of work (lpcore/interrupt.hpp); true stops the fit
   // with Interrupted. Empty: never interrupted.
   InterruptCheck interrupt_check;
@@ -157,6 +161,17 @@ struct FitResult {
   // above its start, 3 it gave back more than half of its progress.
   int divergence = 0;
 };
+
+// The full-gradient pass splits the rows into at most kPassLanes lanes of
+// consecutive rows, each of at least kPassLaneWork coordinates (one lane
+// below that), sums each lane in row order and adds the lanes' sums in lane
+// order. The lanes depend on n and d alone, so the thread count (n_threads)
+// never changes a result, and a problem of one lane sums exactly as a
+// row-by-row pass. A thread takes at least kPassThreadWork coordinates: below
+// that, starting it costs more than it saves.
+constexpr std::size_t kPassLanes = 16;
+constexpr std::size_t kPassLaneWork = std::size_t{1} << 16;
+constexpr std::size_t kPassThreadWork = std::size_t{1} << 20;
 
 // Steps between the L2 shrinkages of the offset (applied as one combined
 // factor (1 - eta*alpha)^P).

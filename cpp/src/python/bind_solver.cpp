@@ -188,7 +188,8 @@ void bind_solver(py::module_& m) {
       .def_readwrite("n_features", &SolverConfig::n_features)
       .def_readwrite("seed", &SolverConfig::seed)
       .def_readwrite("verbose", &SolverConfig::verbose)
-      .def_readwrite("stop_on_stall", &SolverConfig::stop_on_stall);
+      .def_readwrite("stop_on_stall", &SolverConfig::stop_on_stall)
+      .def_readwrite("n_threads", &SolverConfig::n_threads);
 
   const auto [get_format, set_format] = enum_property(&FloatGradConfig::format, kFloatFormatCount, "float format");
   const auto [get_rounding, set_rounding] = enum_property(&FloatGradConfig::rounding, 3, "float rounding");

@@ -11,16 +11,6 @@
 
 namespace lpcore::losses {
 
-// log(1 + exp(t)) without overflow.
-inline double softplus(double t) { return t > 0 ? t + std::log1p(std::exp(-t)) : std::log1p(std::exp(t)); }
-
-// 1 / (1 + exp(-t)) without overflow.
-inline double sigmoid(double t) {
-  if (t >= 0) return 1.0 / (1.0 + std::exp(-t));
-  const double e = std::exp(t);
-  return e / (1.0 + e);
-}
-
 // Writes dloss/dm_k into phi[0..K) and returns the loss of one sample, whose
 // targets are y[0..K) (squared: one per output) or y[0] (logistic: +-1;
 // multinomial: the class index).
@@ -36,9 +26,14 @@ inline double loss_and_derivative(Loss loss, const double* m, const double* y, s
       return value;
     }
     case Loss::logistic: {
+      // t = -y m: dloss/dm = -y sigmoid(t), the loss softplus(t) =
+      // log(1 + exp(t)), both from one e = exp(-|t|), which cannot overflow:
+      // sigmoid(t) = 1 / (1 + e) for t >= 0 and e / (1 + e) below; softplus(t)
+      // = t + log1p(e) for t > 0 and log1p(e) otherwise.
       const double t = -y[0] * m[0];
-      phi[0] = -y[0] * sigmoid(t);
-      return softplus(t);
+      const double e = std::exp(-std::fabs(t));
+      phi[0] = -y[0] * (t >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+      return t > 0 ? t + std::log1p(e) : std::log1p(e);
     }
     case Loss::multinomial: {
       double top = m[0];

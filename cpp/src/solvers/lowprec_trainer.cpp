@@ -6,6 +6,7 @@
 #include "lpcore/solver.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,8 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <type_traits>
 
 #include "solvers/epoch_loop.hpp"
@@ -40,7 +43,7 @@ class Trainer {
   Trainer(const KernelTable& t, const TrainData& data, const SolverConfig& cfg)
       : t_(t), data_(data), cfg_(cfg), n_(data.n), d_(data.d), K_(cfg.n_outputs),
         Ky_(targets_per_row(cfg.loss, K_)), x_(Ops::rows(data)), z_(K_ * d_), b_(K_, 0.0), m_(K_), phi_(K_),
-        dots_(K_), g_(K_ * d_), gb_(K_), block_dot_(K_ * kPassRows), block_coef_(K_ * kPassRows),
+        dots_(K_), g_(K_ * d_), gb_(K_),
         stride_((alias_slot() + (data.sample_weight != nullptr ? 2 : 0) + 3) / 4 * 4), rows_(n_ * stride_),
         weight_(data.sample_weight, n_), inv_total_(1.0 / weight_.total()), dither_(seed(1)),
         sampler_(seed(2), n_, alias_entries(data)), offset_draws_(seed(4)) {
@@ -156,6 +159,7 @@ class Trainer {
   const double* targets(std::size_t i) const { return record(i) + 1; }
   double& anchor_phi(std::size_t i, std::size_t k) { return record(i)[1 + Ky_ + k]; }
   double& base(std::size_t i, std::size_t k) { return record(i)[1 + Ky_ + K_ + k]; }
+  double base(std::size_t i, std::size_t k) const { return record(i)[1 + Ky_ + K_ + k]; }
   // Row i's sample weight (1 without weights).
   double sample_weight(std::size_t i) const { return weight_(i); }
 
@@ -215,15 +219,15 @@ class Trainer {
   }
 
   // Margin of row i for class k from its model dot x_i . z_k.
-  double margin(std::size_t i, std::size_t k, double dot, bool with_base) {
+  double margin(std::size_t i, std::size_t k, double dot, bool with_base) const {
     double m = b_[k] + row_scale(i) * s_ * dot;
     if (with_base) m += base(i, k);
     return m;
   }
 
-  // Margins of row i at the current model into m_.
-  void margins(std::size_t i, bool with_base) {
-    for (std::size_t k = 0; k < K_; ++k) m_[k] = margin(i, k, Ops::dot(t_, row(i), &z_[k * d_], d_), with_base);
+  // Margins of row i at the current model into m.
+  void margins(std::size_t i, bool with_base, double* m) const {
+    for (std::size_t k = 0; k < K_; ++k) m[k] = margin(i, k, Ops::dot(t_, row(i), &z_[k * d_], d_), with_base);
   }
 
   // Rows per block of the full pass: each block is read twice (its dots,
@@ -255,57 +259,136 @@ class Trainer {
       return &z_[k * d_];
   }
 
-  // Margins of row i, row r of the block, from the block's dots into m_.
-  void block_margins(std::size_t i, std::size_t r) {
+  // One lane of the full pass (kPassLanes in lpcore/solver.hpp): its sums
+  // and the scratch of the block it is on.
+  struct PassLane {
+    std::vector<float> g;  // K x d, the loss part of the gradient (lane 0 sums into g_)
+    std::vector<double> gb, m, phi;
+    std::vector<float> block_dot, block_coef;  // at [k * kPassRows + r]
+    double loss = 0;
+  };
+
+  // Rows per lane of the full pass: n and d decide it, never the threads.
+  std::size_t lane_rows() const {
+    const std::size_t lanes = std::clamp<std::size_t>(n_ * d_ / kPassLaneWork, 1, kPassLanes);
+    const std::size_t rows = (n_ + lanes - 1) / lanes;
+    return (rows + kPassRows - 1) / kPassRows * kPassRows;
+  }
+
+  // Margins of row i, row r of the block, from the block's dots into lane.m.
+  void block_margins(std::size_t i, std::size_t r, PassLane& lane) {
     const double sx = row_scale(i);
     for (std::size_t k = 0; k < K_; ++k) {
-      const double xw = block_dot_[k * kPassRows + r];
+      const double xw = lane.block_dot[k * kPassRows + r];
       if (halp()) {  // the margin is b + x_i . w_base
         base(i, k) = sx * xw;
-        m_[k] = b_[k] + base(i, k);
+        lane.m[k] = b_[k] + base(i, k);
       } else {  // fp32
-        m_[k] = margin(i, k, xw, false);
+        lane.m[k] = margin(i, k, xw, false);
       }
     }
+  }
+
+  // The full pass's rows [begin, end) into the sums g (K x d), lane.gb and
+  // lane.loss, starting from zero; per row, the anchor derivative (and
+  // HALP's base dot) into its record. Rows go in blocks of kPassRows: the
+  // block's dots, then each row's loss and derivative, then
+  // g_k += sum_r phi_rk x_r. A block's kernels read w_k and g_k once instead
+  // of once per row, and the block's rows are still in cache when the sum
+  // reads them again. Every sum keeps the row order, so the result is that
+  // of a row-by-row pass, bit for bit. Only the calling thread polls.
+  void pass_rows(std::size_t begin, std::size_t end, PassLane& lane, float* g, bool polls) {
+    std::fill(g, g + K_ * d_, 0.0f);
+    std::fill(lane.gb.begin(), lane.gb.end(), 0.0);
+    double loss = 0;
+    for (std::size_t i0 = begin; i0 < end; i0 += kPassRows) {
+      const std::size_t rows = std::min(kPassRows, end - i0);
+      if (float_margins())
+        for (std::size_t k = 0; k < K_; ++k)
+          Ops::dot_rows(t_, row(i0), rows, anchor_weights(k), d_, &lane.block_dot[k * kPassRows]);
+      prefetch_block(i0 + rows);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t i = i0 + r;
+        if (float_margins())
+          block_margins(i, r, lane);
+        else
+          margins(i, false, lane.m.data());
+        const double v = sample_weight(i);
+        const double value = loss_and_derivative(cfg_.loss, lane.m.data(), targets(i), K_, lane.phi.data());
+        if (v != 0) loss += v * value;  // a zero-weight row adds nothing, even an infinite loss
+        if (polls) poll_.add(K_ * d_);
+        for (std::size_t k = 0; k < K_; ++k) {
+          anchor_phi(i, k) = lane.phi[k];
+          lane.gb[k] += v * lane.phi[k];
+          lane.block_coef[k * kPassRows + r] = static_cast<float>(lane.phi[k] * row_scale(i) * v);
+        }
+      }
+      for (std::size_t k = 0; k < K_; ++k)
+        Ops::accumulate(t_, &g[k * d_], &lane.block_coef[k * kPassRows], row(i0), rows, d_);
+    }
+    lane.loss = loss;
+  }
+
+  // Runs every lane of the pass on up to cfg_.n_threads threads, the calling
+  // one included; each lane's sums land in its PassLane (lane 0's gradient in
+  // g_). Which thread takes a lane changes nothing in its sums.
+  void run_lanes(std::size_t per, std::size_t lanes) {
+    if (lanes_.size() < lanes) {  // once per fit: lane 0 sums into g_
+      lanes_.resize(lanes);
+      for (std::size_t l = 0; l < lanes; ++l) {
+        if (l > 0) lanes_[l].g.resize(K_ * d_);
+        lanes_[l].gb.resize(K_);
+        lanes_[l].m.resize(K_);
+        lanes_[l].phi.resize(K_);
+        lanes_[l].block_dot.resize(K_ * kPassRows);
+        lanes_[l].block_coef.resize(K_ * kPassRows);
+      }
+    }
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> stop{false};
+    const auto work = [&](bool polls) {
+      for (std::size_t l; !stop.load(std::memory_order_relaxed) && (l = next.fetch_add(1)) < lanes;) {
+        const std::size_t begin = l * per, end = std::min(n_, begin + per);
+        pass_rows(begin, end, lanes_[l], l == 0 ? g_.data() : lanes_[l].g.data(), polls);
+      }
+    };
+    const std::size_t by_work = std::max<std::size_t>(1, n_ * d_ * K_ / kPassThreadWork);
+    const std::size_t helpers = std::min({std::max<std::size_t>(cfg_.n_threads, 1), lanes, by_work}) - 1;
+    std::vector<std::thread> threads;
+    threads.reserve(helpers);
+    for (std::size_t h = 0; h < helpers; ++h) {
+      try {
+        threads.emplace_back(work, false);
+      } catch (const std::system_error&) {
+        break;  // a thread that cannot start leaves its lanes to the others
+      }
+    }
+    const auto join = [&] {
+      for (auto& th : threads) th.join();
+    };
+    try {
+      work(true);  // only the calling thread polls for an interrupt
+    } catch (...) {
+      stop = true;
+      join();
+      throw;
+    }
+    join();
   }
 
   // One pass over the data at the anchor: the objective, the full gradient
   // (g_ holds its loss part summed over rows, gb_ the intercept's) and, per row,
   // the loss derivative the inner loop subtracts.
-  //
-  // The rows go in blocks of kPassRows: the block's dots, then each row's loss
-  // and derivative, then g_k += sum_r phi_rk x_r. A block's kernels read w_k
-  // and g_k once instead of once per row, and the block's rows are still in
-  // cache when the sum reads them again. Every sum keeps the row order, so the
-  // result is that of a row-by-row pass, bit for bit.
   Evaluation full_pass() {
-    std::fill(g_.begin(), g_.end(), 0.0f);
-    std::fill(gb_.begin(), gb_.end(), 0.0);
-    double loss = 0;
-    for (std::size_t i0 = 0; i0 < n_; i0 += kPassRows) {
-      const std::size_t rows = std::min(kPassRows, n_ - i0);
-      if (float_margins())
-        for (std::size_t k = 0; k < K_; ++k)
-          Ops::dot_rows(t_, row(i0), rows, anchor_weights(k), d_, &block_dot_[k * kPassRows]);
-      prefetch_block(i0 + rows);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t i = i0 + r;
-        if (float_margins())
-          block_margins(i, r);
-        else
-          margins(i, false);
-        const double v = sample_weight(i);
-        const double value = loss_and_derivative(cfg_.loss, m_.data(), targets(i), K_, phi_.data());
-        if (v != 0) loss += v * value;  // a zero-weight row adds nothing, even an infinite loss
-        poll_.add(K_ * d_);
-        for (std::size_t k = 0; k < K_; ++k) {
-          anchor_phi(i, k) = phi_[k];
-          gb_[k] += v * phi_[k];
-          block_coef_[k * kPassRows + r] = static_cast<float>(phi_[k] * row_scale(i) * v);
-        }
-      }
-      for (std::size_t k = 0; k < K_; ++k)
-        Ops::accumulate(t_, &g_[k * d_], &block_coef_[k * kPassRows], row(i0), rows, d_);
+    const std::size_t per = lane_rows(), lanes = (n_ + per - 1) / per;
+    run_lanes(per, lanes);
+    double loss = lanes_[0].loss;
+    std::copy(lanes_[0].gb.begin(), lanes_[0].gb.end(), gb_.begin());
+    for (std::size_t l = 1; l < lanes; ++l) {
+      loss += lanes_[l].loss;
+      for (std::size_t k = 0; k < K_; ++k) gb_[k] += lanes_[l].gb[k];
+      const float* gl = lanes_[l].g.data();
+      for (std::size_t j = 0; j < K_ * d_; ++j) g_[j] += gl[j];
     }
     double reg = 0, coef_sq = 0, icpt_sq = 0;
     for (std::size_t j = 0; j < K_ * d_; ++j) {
@@ -453,7 +536,7 @@ class Trainer {
     for (std::size_t step = 0; step < cfg_.epoch_length; ++step) {
       const std::size_t i = ring[step % kLookahead];
       if (drawn < cfg_.epoch_length) draw();  // reuses step's slot, after reading it
-      if (!have_margins) margins(i, halp());
+      if (!have_margins) margins(i, halp(), m_.data());
       poll_.add(K_ * d_ + 1);
       loss_and_derivative(cfg_.loss, m_.data(), targets(i), K_, phi_.data());
       const double sx = row_scale(i);
@@ -499,11 +582,10 @@ class Trainer {
   const std::size_t Ky_;  // targets per row: K for squared loss, else 1
   const X* x_;
   std::vector<T> z_;
-  std::vector<double> b_, m_, phi_, dots_;
+  std::vector<double> b_, m_, phi_, dots_;  // the inner loop's margins, derivatives and next-row dots
   std::vector<float> g_;
   std::vector<double> gb_;
-  // The full pass's current block: x_r . w_k and the coefficient of x_r in g_k, at [k * kPassRows + r].
-  std::vector<float> block_dot_, block_coef_;
+  std::vector<PassLane> lanes_;  // the full pass's lanes (full_pass())
   // Per-row records (see record()), one allocation so that a random sample
   // touches one more cache line, not four arrays; in large pages for the TLB.
   const std::size_t stride_;  // doubles per record: 1 + Ky + 2K (+ 2 with weights) rounded up to 32 bytes
