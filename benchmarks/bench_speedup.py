@@ -8,7 +8,8 @@ solver, generated once per regime):
     wide       d = 2^18,  int8 data >= 256 MiB; the model no longer fits in L2
 
 The solvers run through lpcore._core.fit on data already stored at their
-width, so the times are the training loop's own: an epoch of SVRG / HALP is
+width, on one thread (SolverConfig.n_threads = 1, so that the bandwidth
+bounds below are one core's), so the times are the training loop's own: an epoch of SVRG / HALP is
 its full-gradient pass plus T = 2n inner steps (history "seconds"); an epoch of
 SGD is its T steps (history "inner_seconds"; SGD needs no full gradient).
 Runs are interleaved round by round and each figure is the median over all

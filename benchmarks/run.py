@@ -49,7 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", metavar="DIR", default="bench-results", help="output directory (default: bench-results)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="threads for BLAS/OpenMP (and n_jobs of scikit-learn solvers that take it); lpcore's "
-                        "solvers and kernels are single-threaded whatever N is (default: the libraries' own)")
+                        "estimators keep n_jobs=None (every core for the data path and the full-gradient passes, "
+                        "the inner loop on one) whatever N is (default: the libraries' own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the solvers (default: 0)")
     args = p.parse_args(argv)
     if args.only is not None:
@@ -103,7 +104,8 @@ def machine_info(requested_threads: int | None) -> dict:
         "cores": os.cpu_count(),
         "backend": lpcore.backend(),
         "threads": requested_threads if requested_threads is not None else blas,
-        "threads_note": "BLAS/OpenMP threads of numpy and scikit-learn; lpcore's solvers run on one thread",
+        "threads_note": "BLAS/OpenMP threads of numpy and scikit-learn; lpcore's estimators use every core for the "
+                        "data path and the full-gradient passes, one for the inner loop",
         "lpcore": lpcore.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
