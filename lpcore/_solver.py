@@ -121,6 +121,20 @@ def step_size(row_sq_norms: np.ndarray, loss: str, alpha: float, fit_intercept: 
     return 1.0 / (2.0 * L) if L > 0 and math.isfinite(L) else 1.0
 
 
+def _row_dots(Xf: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Xf @ coef.T (rows x K), each dot summed by NumPy's own reduction.
+
+    Not BLAS: its kernels, chosen per CPU, sum in different orders, so the
+    last bits of delta="auto" (and of every model on its grid) would depend
+    on the machine. An elementwise product and a NumPy sum along one axis
+    give the same bits on every CPU.
+    """
+    out = np.empty((Xf.shape[0], coef.shape[0]))
+    for k in range(coef.shape[0]):
+        out[:, k] = (Xf * coef[k].astype(np.float64)).sum(axis=1)
+    return out
+
+
 def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, intercept0, bits: int,
                sample_weight=None) -> float:
     """The fixed grid of LP-SGD / LP-SVRG: twice the largest coefficient of
@@ -130,7 +144,9 @@ def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, in
     of the objective at the start) is exact for uncorrelated features, and it
     gets the solution's scale right for standardized data, which is all a
     fixed grid needs. The rows are read in chunks of about 8 MiB of float64.
-    The gradient and curvature are sample-weighted means, as the objective is.
+    The gradient and curvature are sample-weighted means, as the objective is,
+    summed in row order by NumPy (never BLAS, see _row_dots), so delta has the
+    same bits on every machine.
     """
     rows, row_scale = data.rows, data.row_scale
     n, width = rows.shape
@@ -143,7 +159,7 @@ def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, in
         Xf = rows[start:stop].astype(np.float64)
         if row_scale is not None:
             Xf *= row_scale[start:stop, None]
-        margins = Xf @ coef0.T.astype(np.float64) + intercept0
+        margins = _row_dots(Xf, coef0) + intercept0
         yc = y[start:stop]
         if loss == "squared":
             phi = margins - (yc if yc.ndim == 2 else yc[:, None])
@@ -153,8 +169,10 @@ def auto_delta(data: Prepared, y: np.ndarray, loss: str, alpha: float, coef0, in
             phi = softmax(margins, axis=1)
             phi[np.arange(stop - start), yc.astype(int)] -= 1.0
         vc = v[start:stop, None]
-        grad_sum += (phi * vc).T @ Xf
-        col_sq += np.einsum("ij,ij->j", Xf * vc, Xf)
+        weighted = phi * vc
+        for k in range(grad_sum.shape[0]):
+            grad_sum[k] += (weighted[:, k, None] * Xf).sum(axis=0)
+        col_sq += (Xf * vc * Xf).sum(axis=0)
     total = float(v.sum())
     grad = grad_sum / total + alpha * coef0
     curvature = LOSS_CURVATURE[loss] * col_sq / total + alpha

@@ -1,0 +1,84 @@
+"""Where a whole fit() goes: data preparation, inner loops and full-gradient
+passes, for the default estimator (D8M16 HALP) and fp32 SVRG (not part of the
+suite; docs/performance.md quotes it).
+
+The endtoend benchmark times whole fits in fresh processes; this script
+explains its ratios from inside one process, on the same data (its default
+least squares and logistic problems, bench_endtoend.make_data). For each
+problem, configuration and n_jobs (1, then None: every core), fits run
+round by round, interleaved, and each figure is the median over the rounds:
+
+    wall      fit() on the float64 array
+    epochs    n_iter_
+    inner     an epoch's inner loop (history_["inner_seconds"]), ms
+    pass      an epoch's full-gradient pass (history_["seconds"] minus inner), ms
+    other     wall minus the epochs' seconds: the data path, the last pass and Python
+
+Then the data path alone: lpcore._data.prepare(X, bits) at 8 bits (the
+default's rows) and at 32 bits (fp32 SVRG's), against fp32 SVRG's epoch
+(issue target: the 8-bit preparation at most half of it).
+
+    python benchmarks/check_fit_breakdown.py [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from bench_endtoend import make_data, problems
+from lpcore import LowPrecisionClassifier, LowPrecisionRegressor, _data
+
+CONFIGS = {"D8M16 HALP (default)": {}, "SVRG fp32": {"solver": "svrg", "bits": 32}}
+
+
+def fit_once(spec: dict, X, y, params: dict, n_jobs) -> dict:
+    cls = LowPrecisionRegressor if spec["kind"] == "least_squares" else LowPrecisionClassifier
+    est = cls(alpha=spec["alpha"], random_state=0, n_jobs=n_jobs, **params)
+    start = time.perf_counter()
+    est.fit(X, y)
+    wall = time.perf_counter() - start
+    seconds = np.asarray(est.history_["seconds"])
+    inner = np.asarray(est.history_["inner_seconds"])
+    return {"wall": wall, "epochs": est.n_iter_, "inner": float(np.median(inner)),
+            "pass": float(np.median(seconds - inner)), "other": wall - float(seconds.sum())}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    args = p.parse_args(argv)
+    specs = problems("default")
+    for name in ("least_squares", "logistic"):
+        spec = specs[name]
+        X, y = make_data(spec, 0)
+        runs: dict[tuple[str, object], list[dict]] = {}
+        for _ in range(args.rounds):
+            for label, params in CONFIGS.items():
+                for n_jobs in (1, None):
+                    runs.setdefault((label, n_jobs), []).append(fit_once(spec, X, y, params, n_jobs))
+        print(f"## {name}: n = {spec['n']}, d = {spec['d']}, medians of {args.rounds} rounds\n")
+        print("| configuration | n_jobs | wall s | epochs | inner ms | pass ms | other ms |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for (label, n_jobs), rs in runs.items():
+            med = {k: statistics.median(r[k] for r in rs) for k in ("wall", "inner", "pass", "other")}
+            print(f"| {label} | {n_jobs} | {med['wall']:.3f} | {rs[0]['epochs']} | {1e3 * med['inner']:.1f} | "
+                  f"{1e3 * med['pass']:.1f} | {1e3 * med['other']:.0f} |")
+        prep = {}
+        for _ in range(args.rounds + 2):
+            for bits in (8, 32):
+                start = time.perf_counter()
+                rows = _data.prepare(X, bits)
+                prep.setdefault(bits, []).append(time.perf_counter() - start)
+                del rows
+        epoch = statistics.median(r["inner"] + r["pass"] for r in runs[("SVRG fp32", None)])
+        p8, p32 = statistics.median(prep[8]), statistics.median(prep[32])
+        print(f"\ndata path (n_jobs=None): 8-bit rows {1e3 * p8:.1f} ms, fp32 rows {1e3 * p32:.1f} ms; "
+              f"fp32 SVRG epoch {1e3 * epoch:.1f} ms: 8-bit preparation / fp32 epoch = {p8 / epoch:.2f}\n")
+
+
+if __name__ == "__main__":
+    main()
