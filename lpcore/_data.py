@@ -19,7 +19,7 @@ import numpy as np
 from . import _core
 from ._backend import check_backend
 from ._constants import ROW_DTYPES
-from ._memory import empty_large, padded_width
+from ._memory import MIN_PER_ROW_LARGE_BYTES, empty_large, padded_width
 
 
 # DataProblem codes of cpp/include/lpcore/data.hpp.
@@ -102,9 +102,13 @@ def prepare(X, bits: int, *, pad: bool = True, n_jobs=None, backend=None) -> Pre
     n, d = X.shape
     width = padded_width(d, bits) if pad else d
     rows = empty_large((n, width), ROW_DTYPES[bits])
-    row_scale = np.empty(n, np.float32) if bits != 32 else None
-    sq_norm, sq_x = np.empty(n), np.empty(n)
-    sq_err = np.empty(n) if bits != 32 else None
+
+    def per_row(dtype):
+        return empty_large(n, dtype, min_bytes=MIN_PER_ROW_LARGE_BYTES)
+
+    row_scale = per_row(np.float32) if bits != 32 else None
+    sq_norm, sq_x = per_row(np.float64), per_row(np.float64)
+    sq_err = per_row(np.float64) if bits != 32 else None
     status = _core.prepare_rows(
         X, bits, rows, scale=row_scale, sq_norm=sq_norm, sq_x=sq_x, sq_err=sq_err,
         n_threads=n_threads(n_jobs), backend=check_backend(backend),

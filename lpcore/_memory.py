@@ -20,14 +20,20 @@ from ._constants import BLOCK_COLUMNS
 HUGE_PAGE = 2 << 20
 # Below this size the data fits the TLB's reach with 4 KiB pages anyway.
 MIN_LARGE_BYTES = 8 << 20
+# The data path's per-row arrays (scales, norms) are read in order, so the TLB
+# does not matter there, but their first touch does: from 1 MiB on, one huge
+# page fault costs less than 256 small ones, and rounding up to 2 MiB at most
+# doubles an array that is 1/d of the rows' size.
+MIN_PER_ROW_LARGE_BYTES = 1 << 20
 
 
-def empty_large(shape, dtype) -> np.ndarray:
-    """An uninitialized C-contiguous array, in huge pages when it is large."""
+def empty_large(shape, dtype, min_bytes: int = MIN_LARGE_BYTES) -> np.ndarray:
+    """An uninitialized C-contiguous array, in huge pages when it has at least
+    ``min_bytes``."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     advise = getattr(mmap, "MADV_HUGEPAGE", None)
-    if nbytes < MIN_LARGE_BYTES or advise is None:
+    if nbytes < max(min_bytes, 1) or advise is None:
         return np.empty(shape, dtype=dtype)
     buf = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     try:

@@ -8,6 +8,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import lpcore
 import reference
 from lpcore import _core, _data
 from lpcore._memory import padded_width
@@ -104,12 +105,69 @@ def test_empty_and_unpadded():
 @pytest.mark.parametrize("bad, message", [(np.nan, "NaN or infinity"), (np.inf, "NaN or infinity"),
                                           (-1e39, "beyond the float32 range")])
 @pytest.mark.parametrize("bits", [8, 32])
-def test_bad_values_are_reported_where_they_are(bad, message, bits):
+@pytest.mark.parametrize("order", ["C", "F"])  # rows read in place, and in blocks
+def test_bad_values_are_reported_where_they_are(bad, message, bits, order):
     X = np.ones((300, 20))
     X[217, 13] = bad
     X[250, 2] = bad
     with pytest.raises(ValueError, match=f"{message}.*row 217, column 13"):
-        _data.prepare(np.asfortranarray(X), bits, n_jobs=3)
+        _data.prepare(np.asarray(X, order=order), bits, n_jobs=3)
+
+
+def quantize_sqerr_reference(x, scale, bits):
+    """NumPy twin of the fused kernel quantize_sqerr_*: (q, sq_err, sum_q2, clipped)."""
+    qmax = np.float32(127 if bits == 8 else 32767)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.clip(x / np.float32(scale), -(qmax + 1), qmax + 1)
+        clipped = int(np.sum(np.abs(np.rint(y)) > qmax))
+        q = reference.quantize_reference(x[None, :], [scale], bits, False, 0)[0]
+        q64 = q.astype(np.float64)
+        e = x.astype(np.float64) - q64 * np.float64(np.float32(scale))
+        return q, float(reference.lane_sum((e * e)[None, :])[0]), float(np.sum(q64 * q64)), clipped
+
+
+def fused_cases(bits, rng):
+    """Rows that take every path of the fused kernel: the common groups, and
+    groups with a value at or past the grid's end (ties of y = qmax + 1/2
+    included), clipped values, infinities, ties, subnormal and huge scales."""
+    qmax = 127 if bits == 8 else 32767
+    for n in (1, 7, 8, 15, 31, 32, 33, 100, 257):
+        x = (rng.standard_normal(n) * np.exp(rng.uniform(-20, 20))).astype(np.float32)
+        amax = np.float32(np.abs(x).max())
+        s = np.float32(amax / np.float32(qmax)) if amax > 0 else np.float32(1)
+        for factor in (1.0, 1 - 2**-23, 1 + 2**-23, 0.5, 0.999, 3.0):  # 0.5, 0.999: some clip
+            yield x, np.float32(s * np.float32(factor))
+    ties = (rng.integers(-qmax, qmax, size=64) + 0.5).astype(np.float32) / np.float32(8)
+    ties[5], ties[40] = (qmax + 0.5) / 8, -(qmax + 0.5) / 8  # round to qmax + 1: clipped
+    yield ties, np.float32(1 / 8)
+    yield (rng.standard_normal(40) * 1e-39).astype(np.float32), np.float32(1e-41)  # subnormal scale
+    yield (rng.standard_normal(40) * 1e38).astype(np.float32), np.float32(3e36)
+    x = rng.standard_normal(48).astype(np.float32)
+    x[[3, 17, 30]] = [np.inf, -np.inf, np.inf]
+    yield x, np.float32(0.01)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_fused_quantize_matches_its_twin_on_every_path(backend, bits):
+    fn = _core.quantize_sqerr_i8 if bits == 8 else _core.quantize_sqerr_i16
+    rng = np.random.default_rng(bits)
+    for x, scale in fused_cases(bits, rng):
+        q, err, q2, clipped = fn(x, float(scale), backend=backend)
+        want_q, want_err, want_q2, want_clipped = quantize_sqerr_reference(x, scale, bits)
+        np.testing.assert_array_equal(q, want_q)
+        assert (err, q2, clipped) == (want_err, want_q2, want_clipped), (len(x), scale)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_fused_quantize_takes_nan_to_zero_on_every_backend(bits):
+    fn = _core.quantize_sqerr_i8 if bits == 8 else _core.quantize_sqerr_i16
+    x = np.random.default_rng(1).standard_normal(41).astype(np.float32)
+    x[[0, 9, 40]] = np.nan
+    got = [fn(x, 0.05, backend=be) for be in lpcore.supported_backends()]
+    for q, err, q2, clipped in got:
+        assert q[0] == q[9] == q[40] == 0 and np.isnan(err) and clipped == 0
+        np.testing.assert_array_equal(q, got[0][0])
+        assert q2 == got[0][2]
 
 
 def test_no_temporary_the_size_of_x():

@@ -17,10 +17,14 @@
 //
 // with the sums of squares in the fixed lane order of kernels/spec.hpp, so the
 // result is the same on every backend and for every thread count. No
-// temporary as large as X is made: each thread converts one block of rows
-// into a buffer of at most a few hundred KiB (16 rows at least, so that an
-// F-ordered X is read a cache line per column), and the rows are split into
-// contiguous ranges, one per thread.
+// temporary as large as X is made, and the rows are split into contiguous
+// ranges, one per thread. A row that lies contiguous in X is read in place
+// by two fused kernels: convert_stats_f64 (float32 copy into a row-sized
+// buffer, max |x| and sum x^2, in one read of the float64 row), then
+// quantize_sqerr_* on that buffer (grid values, rounding error and sum q^2 in
+// one pass). Any other layout is converted a block of rows at a time into a
+// buffer of at most a few hundred KiB (16 rows at least, so that an F-ordered
+// X is read a cache line per column) and takes the separate kernels.
 #pragma once
 
 #include <cstddef>

@@ -152,6 +152,15 @@ void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
      *sum_q2 = sum_i q_i^2 (an integer, exact in double up to 2^53). */                                     \
   X(double, sqerr_i8, (const float* x, const std::int8_t* q, float scale, std::size_t n, double* sum_q2))   \
   X(double, sqerr_i16, (const float* x, const std::int16_t* q, float scale, std::size_t n, double* sum_q2)) \
+  /* The data path's fused passes over a row. convert_stats_f64: out = float(x) (convert_f64_f32)           \
+     and returns row_stats_f32(out, n, sumsq), reading x once. quantize_sqerr_*: q = quantize_*(x, n,       \
+     scale, nearest) and *sq_err = sqerr_*(x, q, scale, n, sum_q2), reading x once; returns the             \
+     clipped count. */                                                                                      \
+  X(float, convert_stats_f64, (const double* x, std::size_t n, float* out, double* sumsq))                  \
+  X(std::size_t, quantize_sqerr_i8, (const float* x, std::size_t n, float scale, std::int8_t* q,            \
+                                     double* sq_err, double* sum_q2))                                       \
+  X(std::size_t, quantize_sqerr_i16, (const float* x, std::size_t n, float scale, std::int16_t* q,          \
+                                      double* sq_err, double* sum_q2))                                      \
   /* out = x rounded onto a float format's grid (float_format.hpp); returns how many values                 \
      overflowed. Stochastic rounding draws one 32-byte block per group of 8 values. */                      \
   X(std::size_t, quantize_float, (const float* x, std::size_t n, FloatFormat format,                        \

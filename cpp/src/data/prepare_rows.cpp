@@ -103,6 +103,16 @@ std::size_t quantize_row(const KernelTable& t, const float* x, std::size_t d, fl
     return t.quantize_i16(x, d, scale, rounding, rng, q);
 }
 
+// quantize_row (nearest) and sq_error in one pass over x.
+template <class Q>
+std::size_t quantize_sqerr_row(const KernelTable& t, const float* x, std::size_t d, float scale, Q* q,
+                               double* sq_err, double* sum_q2) {
+  if constexpr (sizeof(Q) == 1)
+    return t.quantize_sqerr_i8(x, d, scale, q, sq_err, sum_q2);
+  else
+    return t.quantize_sqerr_i16(x, d, scale, q, sq_err, sum_q2);
+}
+
 // sum_j (x_j - scale q_j)^2 of a row, and sum_j q_j^2 into *sum_q2.
 template <class Q>
 double sq_error(const KernelTable& t, const float* x, const Q* q, float scale, std::size_t d, double* sum_q2) {
@@ -112,28 +122,59 @@ double sq_error(const KernelTable& t, const float* x, const Q* q, float scale, s
     return t.sqerr_i16(x, q, scale, d, sum_q2);
 }
 
+// Whether the rows of X lie contiguous in memory: the fused kernels read them in place.
+template <class In>
+bool contiguous_rows(const DataSource& src) {
+  return src.col_stride == static_cast<std::ptrdiff_t>(sizeof(In)) || src.d <= 1;
+}
+
 // One thread's share: rows [begin, end). Q is the stored element type.
+//
+// A contiguous row is read in place, once: a float64 row is converted into a
+// row-sized float32 buffer (or straight into the stored row at 32 bits) with
+// its statistics in the same pass; then the buffer, in L1, is quantized with
+// its rounding error in one more pass. Other layouts are converted a block of
+// rows at a time first (convert_block), in the loop order their strides ask.
 template <class In, class Q>
 DataStatus prepare_range(const KernelTable& t, const DataSource& src, const DataTarget& out, std::size_t begin,
                          std::size_t end, Xorshift128p4& rng) {
-  const std::size_t d = src.d, block = block_rows(d);
-  std::vector<float> buf(std::min(block, end - begin) * d);
+  const std::size_t d = src.d;
   constexpr bool kFloat = std::is_same_v<Q, float>;
   constexpr float kQmax = static_cast<float>(Width<Q>::qmax);
+  const bool in_place = contiguous_rows<In>(src);
+  const std::size_t block = in_place ? std::max<std::size_t>(end - begin, 1) : block_rows(d);
+  std::vector<float> buf(in_place ? d : std::min(block, end - begin) * d);
+  // The fused quantize serves prepare, which wants both sums; lpcore.quantize
+  // (neither sum) and stochastic rounding take the separate kernels.
+  const bool fused = out.rounding == Rounding::nearest && (out.sq_norm || out.sq_err);
   DataStatus status;
   for (std::size_t i0 = begin; i0 < end; i0 += block) {
     const std::size_t rows = std::min(block, end - i0);
-    convert_block<In>(t, src, i0, rows, buf.data());
+    if (!in_place) convert_block<In>(t, src, i0, rows, buf.data());
     for (std::size_t r = 0; r < rows; ++r) {
       const std::size_t i = i0 + r;
-      const float* x = buf.data() + r * d;
-      double sq_x;
-      const float amax = t.row_stats_f32(x, d, &sq_x);
-      if (!std::isfinite(amax)) return classify<In>(src, i);
       Q* row = static_cast<Q*>(out.rows) + i * out.width;
+      const float* x = nullptr;  // stays null for d = 0: nothing is read, and no kernel reads it
+      double sq_x = 0;
+      float amax = 0;
+      if (!in_place) {
+        x = buf.data() + r * d;
+        amax = t.row_stats_f32(x, d, &sq_x);
+      } else if (d > 0) {
+        const char* p = src.base + static_cast<std::ptrdiff_t>(i) * src.row_stride;
+        if constexpr (std::is_same_v<In, double>) {
+          float* f = kFloat ? reinterpret_cast<float*>(row) : buf.data();
+          amax = t.convert_stats_f64(reinterpret_cast<const double*>(p), d, f, &sq_x);
+          x = f;
+        } else {
+          x = reinterpret_cast<const float*>(p);
+          amax = t.row_stats_f32(x, d, &sq_x);
+        }
+      }
+      if (!std::isfinite(amax)) return classify<In>(src, i);
       if (out.sq_x) out.sq_x[i] = sq_x;
       if constexpr (kFloat) {
-        if (d > 0) std::memcpy(row, x, d * sizeof(float));  // x is null for an empty row
+        if (d > 0 && x != reinterpret_cast<const float*>(row)) std::memcpy(row, x, d * sizeof(float));
         if (out.sq_norm) out.sq_norm[i] = sq_x;
       } else {
         float scale;
@@ -143,14 +184,16 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
           scale = row_scale(amax, kQmax);
           out.scale[i] = scale;
         }
-        status.clipped += quantize_row(t, x, d, scale, out.rounding, rng, row);
-        if (out.sq_norm || out.sq_err) {
-          double q2;
-          const double err = sq_error(t, x, row, scale, d, &q2);
-          const double s = static_cast<double>(scale);
-          if (out.sq_norm) out.sq_norm[i] = q2 * (s * s);
-          if (out.sq_err) out.sq_err[i] = err;
+        double err = 0, q2 = 0;
+        if (fused) {
+          status.clipped += quantize_sqerr_row(t, x, d, scale, row, &err, &q2);
+        } else {
+          status.clipped += quantize_row(t, x, d, scale, out.rounding, rng, row);
+          if (out.sq_norm || out.sq_err) err = sq_error(t, x, row, scale, d, &q2);
         }
+        const double s = static_cast<double>(scale);
+        if (out.sq_norm) out.sq_norm[i] = q2 * (s * s);
+        if (out.sq_err) out.sq_err[i] = err;
       }
       std::fill(row + d, row + out.width, Q{0});
     }

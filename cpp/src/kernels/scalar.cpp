@@ -199,6 +199,27 @@ double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t
   return spec::combine_lanes(lane);
 }
 
+float convert_stats_f64(const double* x, std::size_t n, float* out, double* sumsq) {
+  convert_f64_f32(x, n, out);
+  return row_stats_f32(out, n, sumsq);
+}
+
+std::size_t quantize_sqerr_i8(const float* x, std::size_t n, float scale, std::int8_t* q, double* sq_err,
+                              double* sum_q2) {
+  Xorshift128p4 unused(0);  // nearest rounding draws nothing
+  const std::size_t clipped = quantize_i8(x, n, scale, Rounding::nearest, unused, q);
+  *sq_err = sqerr_i8(x, q, scale, n, sum_q2);
+  return clipped;
+}
+
+std::size_t quantize_sqerr_i16(const float* x, std::size_t n, float scale, std::int16_t* q, double* sq_err,
+                               double* sum_q2) {
+  Xorshift128p4 unused(0);
+  const std::size_t clipped = quantize_i16(x, n, scale, Rounding::nearest, unused, q);
+  *sq_err = sqerr_i16(x, q, scale, n, sum_q2);
+  return clipped;
+}
+
 std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n) {
   std::uint64_t s = 0;
   for (std::size_t i = 0; i < n; ++i) s += p[i];

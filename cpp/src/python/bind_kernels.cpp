@@ -35,6 +35,23 @@ auto dot_binding(Member member) {
   };
 }
 
+// The data path's fused quantize of one row: (q, sq_err, sum_q2, clipped).
+template <class Q, class Member>
+auto quantize_sqerr_binding(Member member) {
+  return [member](const Array<float>& x, float scale, const Backend& backend) {
+    const auto fn = table(backend).*member;
+    Array<Q> q(x.size());
+    Q* qp = q.mutable_data();
+    double err = 0, q2 = 0;
+    std::size_t clipped;
+    {
+      py::gil_scoped_release nogil;
+      clipped = fn(x.data(), static_cast<std::size_t>(x.size()), scale, qp, &err, &q2);
+    }
+    return py::make_tuple(q, err, q2, clipped);
+  };
+}
+
 // The multi-row kernels read columns [0, n) of every row of a 2-D x of shape
 // (rows, ld), n being the length of the 1-D vector they pair with the rows.
 struct RowBlock {
@@ -290,6 +307,11 @@ void bind_kernels(py::module_& m) {
   m.def("dequantize_i16", [](const Array<std::int16_t>& q, const Array<float>& scales, const Backend& backend) {
         return dequantize_rows(q, scales, table(backend).dequantize_i16);
       }, nc("q"), nc("scales"), be);
+
+  m.def("quantize_sqerr_i8", quantize_sqerr_binding<std::int8_t>(&KernelTable::quantize_sqerr_i8), nc("x"),
+        py::arg("scale"), be);
+  m.def("quantize_sqerr_i16", quantize_sqerr_binding<std::int16_t>(&KernelTable::quantize_sqerr_i16), nc("x"),
+        py::arg("scale"), be);
 
   m.def("stream_sum", [](const Array<std::uint8_t>& p, const Backend& backend) {
         const auto& t = table(backend);
