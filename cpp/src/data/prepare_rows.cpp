@@ -122,18 +122,28 @@ double sq_error(const KernelTable& t, const float* x, const Q* q, float scale, s
     return t.sqerr_i16(x, q, scale, d, sum_q2);
 }
 
-// Whether the rows of X lie contiguous in memory: the fused kernels read them in place.
+// Whether the rows of X lie contiguous in memory, to be read in place.
 template <class In>
 bool contiguous_rows(const DataSource& src) {
   return src.col_stride == static_cast<std::ptrdiff_t>(sizeof(In)) || src.d <= 1;
 }
+
+// A row as read: its float32 values (null when d = 0: no kernel reads them),
+// max |x| and sum x^2.
+struct RowRead {
+  const float* x = nullptr;
+  float amax = 0;
+  double sq_x = 0;
+};
 
 // One thread's share: rows [begin, end). Q is the stored element type.
 //
 // A contiguous row is read in place, once: a float64 row is converted into a
 // row-sized float32 buffer (or straight into the stored row at 32 bits) with
 // its statistics in the same pass; then the buffer, in L1, is quantized with
-// its rounding error in one more pass. Other layouts are converted a block of
+// its rounding error in one more pass. Row i + 1 is read before row i is
+// quantized (two buffers), so that the read's memory stalls and the
+// quantization's arithmetic overlap. Other layouts are converted a block of
 // rows at a time first (convert_block), in the loop order their strides ask.
 template <class In, class Q>
 DataStatus prepare_range(const KernelTable& t, const DataSource& src, const DataTarget& out, std::size_t begin,
@@ -141,61 +151,75 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   const std::size_t d = src.d;
   constexpr bool kFloat = std::is_same_v<Q, float>;
   constexpr float kQmax = static_cast<float>(Width<Q>::qmax);
-  const bool in_place = contiguous_rows<In>(src);
-  const std::size_t block = in_place ? std::max<std::size_t>(end - begin, 1) : block_rows(d);
-  std::vector<float> buf(in_place ? d : std::min(block, end - begin) * d);
   // The fused quantize serves prepare, which wants both sums; lpcore.quantize
   // (neither sum) and stochastic rounding take the separate kernels.
   const bool fused = out.rounding == Rounding::nearest && (out.sq_norm || out.sq_err);
   DataStatus status;
-  for (std::size_t i0 = begin; i0 < end; i0 += block) {
-    const std::size_t rows = std::min(block, end - i0);
-    if (!in_place) convert_block<In>(t, src, i0, rows, buf.data());
-    for (std::size_t r = 0; r < rows; ++r) {
-      const std::size_t i = i0 + r;
-      Q* row = static_cast<Q*>(out.rows) + i * out.width;
-      const float* x = nullptr;  // stays null for d = 0: nothing is read, and no kernel reads it
-      double sq_x = 0;
-      float amax = 0;
-      if (!in_place) {
-        x = buf.data() + r * d;
-        amax = t.row_stats_f32(x, d, &sq_x);
-      } else if (d > 0) {
+  const auto row_of = [&](std::size_t i) { return static_cast<Q*>(out.rows) + i * out.width; };
+
+  // Everything after the read: the scale, the stored row and the per-row sums.
+  const auto finish = [&](std::size_t i, const RowRead& r) {
+    Q* row = row_of(i);
+    if (out.sq_x) out.sq_x[i] = r.sq_x;
+    if constexpr (kFloat) {
+      if (d > 0 && r.x != reinterpret_cast<const float*>(row)) std::memcpy(row, r.x, d * sizeof(float));
+      if (out.sq_norm) out.sq_norm[i] = r.sq_x;
+    } else {
+      float scale;
+      if (out.given_scales) {
+        scale = out.scale[i];
+      } else {
+        scale = row_scale(r.amax, kQmax);
+        out.scale[i] = scale;
+      }
+      double err = 0, q2 = 0;
+      if (fused) {
+        status.clipped += quantize_sqerr_row(t, r.x, d, scale, row, &err, &q2);
+      } else {
+        status.clipped += quantize_row(t, r.x, d, scale, out.rounding, rng, row);
+        if (out.sq_norm || out.sq_err) err = sq_error(t, r.x, row, scale, d, &q2);
+      }
+      const double s = static_cast<double>(scale);
+      if (out.sq_norm) out.sq_norm[i] = q2 * (s * s);
+      if (out.sq_err) out.sq_err[i] = err;
+    }
+    std::fill(row + d, row + out.width, Q{0});
+  };
+
+  if (contiguous_rows<In>(src)) {
+    std::vector<float> buf(kFloat || !std::is_same_v<In, double> ? 0 : 2 * d);
+    RowRead prev;
+    for (std::size_t i = begin; i <= end; ++i) {
+      RowRead cur;
+      if (i < end && d > 0) {
         const char* p = src.base + static_cast<std::ptrdiff_t>(i) * src.row_stride;
         if constexpr (std::is_same_v<In, double>) {
-          float* f = kFloat ? reinterpret_cast<float*>(row) : buf.data();
-          amax = t.convert_stats_f64(reinterpret_cast<const double*>(p), d, f, &sq_x);
-          x = f;
+          float* f = kFloat ? reinterpret_cast<float*>(row_of(i)) : buf.data() + ((i - begin) & 1) * d;
+          cur.amax = t.convert_stats_f64(reinterpret_cast<const double*>(p), d, f, &cur.sq_x);
+          cur.x = f;
         } else {
-          x = reinterpret_cast<const float*>(p);
-          amax = t.row_stats_f32(x, d, &sq_x);
+          cur.x = reinterpret_cast<const float*>(p);
+          cur.amax = t.row_stats_f32(cur.x, d, &cur.sq_x);
         }
+        if (!std::isfinite(cur.amax)) return classify<In>(src, i);
       }
-      if (!std::isfinite(amax)) return classify<In>(src, i);
-      if (out.sq_x) out.sq_x[i] = sq_x;
-      if constexpr (kFloat) {
-        if (d > 0 && x != reinterpret_cast<const float*>(row)) std::memcpy(row, x, d * sizeof(float));
-        if (out.sq_norm) out.sq_norm[i] = sq_x;
-      } else {
-        float scale;
-        if (out.given_scales) {
-          scale = out.scale[i];
-        } else {
-          scale = row_scale(amax, kQmax);
-          out.scale[i] = scale;
-        }
-        double err = 0, q2 = 0;
-        if (fused) {
-          status.clipped += quantize_sqerr_row(t, x, d, scale, row, &err, &q2);
-        } else {
-          status.clipped += quantize_row(t, x, d, scale, out.rounding, rng, row);
-          if (out.sq_norm || out.sq_err) err = sq_error(t, x, row, scale, d, &q2);
-        }
-        const double s = static_cast<double>(scale);
-        if (out.sq_norm) out.sq_norm[i] = q2 * (s * s);
-        if (out.sq_err) out.sq_err[i] = err;
-      }
-      std::fill(row + d, row + out.width, Q{0});
+      if (i > begin) finish(i - 1, prev);
+      prev = cur;
+    }
+    return status;
+  }
+
+  const std::size_t block = block_rows(d);
+  std::vector<float> buf(std::min(block, end - begin) * d);
+  for (std::size_t i0 = begin; i0 < end; i0 += block) {
+    const std::size_t rows = std::min(block, end - i0);
+    convert_block<In>(t, src, i0, rows, buf.data());
+    for (std::size_t r = 0; r < rows; ++r) {
+      RowRead cur;
+      cur.x = buf.data() + r * d;
+      cur.amax = t.row_stats_f32(cur.x, d, &cur.sq_x);
+      if (!std::isfinite(cur.amax)) return classify<In>(src, i0 + r);
+      finish(i0 + r, cur);
     }
   }
   return status;

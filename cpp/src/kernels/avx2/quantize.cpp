@@ -189,9 +189,10 @@ LPCORE_AVX2 float convert_stats_f64(const double* x, std::size_t n, float* out, 
     const __m256 v = _mm256_set_m128(b, a);
     _mm256_storeu_ps(out + i, v);
     m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_castps_si256(v), mask));
+    // A float's square is exact in double, so the fma rounds as the sum alone does.
     const __m256d ad = _mm256_cvtps_pd(a), bd = _mm256_cvtps_pd(b);
-    lo = _mm256_add_pd(lo, _mm256_mul_pd(ad, ad));
-    hi = _mm256_add_pd(hi, _mm256_mul_pd(bd, bd));
+    lo = _mm256_fmadd_pd(ad, ad, lo);
+    hi = _mm256_fmadd_pd(bd, bd, hi);
   }
   for (std::size_t k = i; k < n; ++k) out[k] = static_cast<float>(x[k]);
   alignas(32) std::uint32_t lanes[8];
@@ -239,17 +240,19 @@ struct QuantizeSqerr {
     const __m256 v = _mm256_loadu_ps(x);
     const __m256 y = _mm256_div_ps(v, vscale);
     __m256 q;
-    __m256d ea, eb;
     if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(y, vabs), vlimit, _CMP_NLT_UQ)) == 0) [[likely]] {
       q = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m256 e = _mm256_fnmadd_ps(q, vscale, v);  // exact (see above)
-      ea = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
-      eb = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+      // e exact (see above), e^2 exact in double: the fma rounds as the sum alone does.
+      const __m256 e = _mm256_fnmadd_ps(q, vscale, v);
+      const __m256d ea = _mm256_cvtps_pd(_mm256_castps256_ps128(e)), eb = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+      lo = _mm256_fmadd_pd(ea, ea, lo);
+      hi = _mm256_fmadd_pd(eb, eb, hi);
     } else {
+      __m256d ea, eb;
       q = edge_group(v, y, vq, s, ea, eb, clipped);
+      lo = _mm256_add_pd(lo, _mm256_mul_pd(ea, ea));
+      hi = _mm256_add_pd(hi, _mm256_mul_pd(eb, eb));
     }
-    lo = _mm256_add_pd(lo, _mm256_mul_pd(ea, ea));
-    hi = _mm256_add_pd(hi, _mm256_mul_pd(eb, eb));
     return _mm256_cvtps_epi32(q);
   }
 
