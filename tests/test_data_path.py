@@ -141,6 +141,11 @@ def fused_cases(bits, rng):
     ties = (rng.integers(-qmax, qmax, size=64) + 0.5).astype(np.float32) / np.float32(8)
     ties[5], ties[40] = (qmax + 0.5) / 8, -(qmax + 0.5) / 8  # round to qmax + 1: clipped
     yield ties, np.float32(1 / 8)
+    up, down = ties, ties
+    for _ in range(3):  # one, two and three ulps from the ties, either way
+        up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
+        yield up, np.float32(1 / 8)
+        yield down, np.float32(1 / 8)
     yield (rng.standard_normal(40) * 1e-39).astype(np.float32), np.float32(1e-41)  # subnormal scale
     yield (rng.standard_normal(40) * 1e38).astype(np.float32), np.float32(3e36)
     x = rng.standard_normal(48).astype(np.float32)

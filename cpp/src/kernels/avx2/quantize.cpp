@@ -348,8 +348,11 @@ LPCORE_AVX2 std::size_t quantize_sqerr_avx2(const float* x, std::size_t n, float
     store_group(q + i, g);
     q2.add(_mm256_packs_epi32(g, _mm256_setzero_si256()));
   }
-  Xorshift128p4 unused(0);  // nearest rounding draws nothing
-  clipped += spec::quantize_range(x, i, n, scale, Rounding::nearest, unused, q, kQmax);
+  for (std::size_t j = i; j < n; ++j) {  // quantize_range's elements, nearest rounding drawing nothing
+    const spec::Rounded r = spec::quantize_one(x[j], scale, kQmax, Rounding::nearest, 0);
+    q[j] = static_cast<Q>(r.value);
+    clipped += r.saturated;
+  }
   double lane[8], tail_q2 = 0;
   store_lanes(k.lo, k.hi, lane);
   spec::sqerr_lanes(x, q, scale, i, n, lane, tail_q2);
