@@ -3,6 +3,7 @@
 #include "lpcore/data.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -147,7 +148,7 @@ struct RowRead {
 // rows at a time first (convert_block), in the loop order their strides ask.
 template <class In, class Q>
 DataStatus prepare_range(const KernelTable& t, const DataSource& src, const DataTarget& out, std::size_t begin,
-                         std::size_t end, Xorshift128p4& rng) {
+                         std::size_t end, Xorshift128p4& rng, std::vector<float>& buf) {
   const std::size_t d = src.d;
   constexpr bool kFloat = std::is_same_v<Q, float>;
   constexpr float kQmax = static_cast<float>(Width<Q>::qmax);
@@ -187,7 +188,7 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   };
 
   if (contiguous_rows<In>(src)) {
-    std::vector<float> buf(kFloat || !std::is_same_v<In, double> ? 0 : 2 * d);
+    if (!kFloat && std::is_same_v<In, double>) buf.resize(std::max(buf.size(), 2 * d));
     RowRead prev;
     for (std::size_t i = begin; i <= end; ++i) {
       RowRead cur;
@@ -210,7 +211,7 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   }
 
   const std::size_t block = block_rows(d);
-  std::vector<float> buf(std::min(block, end - begin) * d);
+  buf.resize(std::max(buf.size(), std::min(block, end - begin) * d));
   for (std::size_t i0 = begin; i0 < end; i0 += block) {
     const std::size_t rows = std::min(block, end - i0);
     convert_block<In>(t, src, i0, rows, buf.data());
@@ -225,47 +226,65 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   return status;
 }
 
+// Rows per chunk of work: whole blocks of rows, about kChunkBytes of X.
+constexpr std::size_t kChunkBytes = std::size_t{2} << 20;
+
+std::size_t chunk_rows(const DataSource& src) {
+  const std::size_t row_bytes = std::max<std::size_t>(1, src.d * (src.f64 ? sizeof(double) : sizeof(float)));
+  const std::size_t block = block_rows(src.d);
+  return std::max<std::size_t>(1, kChunkBytes / row_bytes / block) * block;
+}
+
+// The threads take chunks of rows in turn from a shared counter, so that a
+// core that runs slower (on a shared host) takes fewer of them. A row's output
+// does not depend on the thread that writes it.
 template <class In, class Q>
 DataStatus prepare_typed(const KernelTable& t, const DataSource& src, const DataTarget& out,
                          std::size_t n_threads) {
-  // Stochastic rounding is one stream through the rows in order; a thread
-  // per range would need a stream per range, and results that depend on the
-  // thread count.
+  const std::size_t chunk = chunk_rows(src), n_chunks = (src.n + chunk - 1) / chunk;
+  // Stochastic rounding is one stream through the rows in order: one thread,
+  // which takes the chunks in order.
   if (out.rounding == Rounding::stochastic) n_threads = 1;
-  n_threads = std::max<std::size_t>(1, std::min(n_threads, src.n / block_rows(src.d) + 1));
-  const std::size_t per = (src.n + n_threads - 1) / n_threads;
-  std::vector<DataStatus> status(n_threads);
-  std::vector<Xorshift128p4> rngs(n_threads, Xorshift128p4(out.seed));
+  n_threads = std::max<std::size_t>(1, std::min(n_threads, n_chunks));
+  std::vector<DataStatus> status(n_chunks);
+  std::atomic<std::size_t> next{0}, first_bad{n_chunks};
   // An exception (an allocation that fails) must not escape a thread, which
-  // would terminate the process: each range keeps its own, rethrown after
-  // every thread has joined. A thread that cannot be started leaves its range
-  // to the calling thread.
+  // would terminate the process: each thread keeps its own, rethrown after
+  // every thread has joined. A thread that cannot be started leaves the
+  // chunks to the others (the calling thread works too).
   std::vector<std::exception_ptr> errors(n_threads);
-  std::vector<std::thread> threads;
-  for (std::size_t k = 0; k < n_threads; ++k) {
-    const std::size_t begin = std::min(src.n, k * per), end = std::min(src.n, begin + per);
-    const auto work = [&, k, begin, end] {
-      try {
-        status[k] = prepare_range<In, Q>(t, src, out, begin, end, rngs[k]);
-      } catch (...) {
-        errors[k] = std::current_exception();
+  const auto work = [&](std::size_t k) {
+    try {
+      Xorshift128p4 rng(out.seed);
+      std::vector<float> buf;
+      for (std::size_t c; (c = next.fetch_add(1)) < n_chunks;) {
+        if (c > first_bad.load()) continue;  // past a bad value: only earlier rows still matter
+        const std::size_t begin = c * chunk, end = std::min(src.n, begin + chunk);
+        status[c] = prepare_range<In, Q>(t, src, out, begin, end, rng, buf);
+        if (status[c].problem != DataProblem::none) {
+          std::size_t seen = first_bad.load();
+          while (c < seen && !first_bad.compare_exchange_weak(seen, c)) {
+          }
+        }
       }
-    };
-    bool started = false;
-    if (k + 1 < n_threads) {
-      try {
-        threads.emplace_back(work);
-        started = true;
-      } catch (const std::system_error&) {
-      }
+    } catch (...) {
+      errors[k] = std::current_exception();
     }
-    if (!started) work();  // the calling thread takes the last range, and any without a thread
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t k = 1; k < n_threads; ++k) {
+    try {
+      threads.emplace_back(work, k);
+    } catch (const std::system_error&) {
+      break;
+    }
   }
+  work(0);
   for (auto& th : threads) th.join();
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
   DataStatus total;
-  for (const DataStatus& s : status) {  // ranges in row order: the first problem is the first in X
+  for (const DataStatus& s : status) {  // chunks in row order: the first problem is the first in X
     if (s.problem != DataProblem::none && total.problem == DataProblem::none) {
       total.problem = s.problem;
       total.row = s.row;
