@@ -67,7 +67,7 @@ def test_matches_the_numpy_twin_for_every_layout(backend, bits, dtype, d):
 @pytest.mark.parametrize("bits", [8, 16, 32])
 @pytest.mark.parametrize("order", ["C", "F"])  # rows read in place, and in blocks (several per thread)
 def test_thread_count_does_not_change_the_result(bits, order):
-    X = np.asarray(sample(30000, 70, seed=3), order=order)  # 16 MB: nine chunks of rows for the threads
+    X = np.asarray(sample(30000, 70, seed=3), order=order)  # 16 MB: several chunks of rows per thread
     width = padded_width(70, bits)
     one = raw(X, bits, width, None, n_threads=1)
     for threads in (2, 3, 7):
@@ -117,7 +117,7 @@ def test_bad_values_are_reported_where_they_are(bad, message, bits, order):
 
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_the_first_bad_value_is_reported_whichever_thread_finds_it(order):
-    X = np.ones((30000, 70))  # nine chunks of rows
+    X = np.ones((30000, 70))  # several chunks of rows
     X[29000, 5] = X[21000, 69] = X[8000, 1] = np.nan
     for threads in (1, 2, 5):
         status = _core.prepare_rows(np.asarray(X, order=order), 8, np.empty((30000, 96), np.int8),

@@ -17,8 +17,8 @@
 //
 // with the sums of squares in the fixed lane order of kernels/spec.hpp, so the
 // result is the same on every backend and for every thread count. No
-// temporary as large as X is made. The threads take chunks of rows (about
-// 2 MiB of X each) in turn from a shared counter. A row that lies contiguous in X is read in place
+// temporary as large as X is made. The threads take chunks of rows (at most
+// 16 MiB of X each) in turn from a shared counter. A row that lies contiguous in X is read in place
 // by two fused kernels: convert_stats_f64 (float32 copy into a row-sized
 // buffer, max |x| and sum x^2, in one read of the float64 row), then
 // quantize_sqerr_* on that buffer (grid values, rounding error and sum q^2 in

@@ -226,13 +226,18 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   return status;
 }
 
-// Rows per chunk of work: whole blocks of rows, about kChunkBytes of X.
-constexpr std::size_t kChunkBytes = std::size_t{2} << 20;
+// Rows per chunk of work: whole blocks of rows, and about a quarter of a
+// thread's share of X, at most kChunkBytes. Small enough that the threads end
+// together; large enough that two threads seldom write the same huge page of
+// the output (where one would wait for the other's page fault).
+constexpr std::size_t kChunkBytes = std::size_t{16} << 20;
 
-std::size_t chunk_rows(const DataSource& src) {
+std::size_t chunk_rows(const DataSource& src, std::size_t n_threads) {
   const std::size_t row_bytes = std::max<std::size_t>(1, src.d * (src.f64 ? sizeof(double) : sizeof(float)));
   const std::size_t block = block_rows(src.d);
-  return std::max<std::size_t>(1, kChunkBytes / row_bytes / block) * block;
+  const std::size_t share = src.n / std::max<std::size_t>(1, 4 * n_threads);
+  const std::size_t rows = std::min(kChunkBytes / row_bytes, share);
+  return std::max<std::size_t>(1, rows / block) * block;
 }
 
 // The threads take chunks of rows in turn from a shared counter, so that a
@@ -241,10 +246,10 @@ std::size_t chunk_rows(const DataSource& src) {
 template <class In, class Q>
 DataStatus prepare_typed(const KernelTable& t, const DataSource& src, const DataTarget& out,
                          std::size_t n_threads) {
-  const std::size_t chunk = chunk_rows(src), n_chunks = (src.n + chunk - 1) / chunk;
   // Stochastic rounding is one stream through the rows in order: one thread,
   // which takes the chunks in order.
   if (out.rounding == Rounding::stochastic) n_threads = 1;
+  const std::size_t chunk = chunk_rows(src, n_threads), n_chunks = (src.n + chunk - 1) / chunk;
   n_threads = std::max<std::size_t>(1, std::min(n_threads, n_chunks));
   std::vector<DataStatus> status(n_chunks);
   std::atomic<std::size_t> next{0}, first_bad{n_chunks};
