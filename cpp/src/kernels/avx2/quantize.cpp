@@ -155,18 +155,13 @@ LPCORE_AVX2 void convert_f64_f32(const double* x, std::size_t n, float* out) {
   for (; i < n; ++i) out[i] = static_cast<float>(x[i]);
 }
 
-LPCORE_AVX2 float row_stats_f32(const float* x, std::size_t n, double* sumsq) {
-  const __m256i mask = _mm256_set1_epi32(0x7fffffff);
-  __m256i m = _mm256_setzero_si256();
-  __m256d lo = _mm256_setzero_pd(), hi = lo;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_castps_si256(v), mask));
-    const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-    lo = _mm256_add_pd(lo, _mm256_mul_pd(a, a));
-    hi = _mm256_add_pd(hi, _mm256_mul_pd(b, b));
-  }
+namespace {
+
+// The end of a row's statistics: the largest of the lanes' max |x| bit
+// patterns and of the tail's (elements i..n-1), and the lane sums of squares
+// with the tail's terms, combined in the specification's order.
+LPCORE_AVX2 inline float finish_stats(__m256i m, __m256d lo, __m256d hi, const float* x, std::size_t i,
+                                      std::size_t n, double* sumsq) {
   alignas(32) std::uint32_t lanes[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), m);
   std::uint32_t top = 0;
@@ -179,6 +174,25 @@ LPCORE_AVX2 float row_stats_f32(const float* x, std::size_t n, double* sumsq) {
   return spec::float_from_bits(top);
 }
 
+}  // namespace
+
+// In both: a float's square is exact in double, so the fma rounds as the
+// lane's sum alone does.
+LPCORE_AVX2 float row_stats_f32(const float* x, std::size_t n, double* sumsq) {
+  const __m256i mask = _mm256_set1_epi32(0x7fffffff);
+  __m256i m = _mm256_setzero_si256();
+  __m256d lo = _mm256_setzero_pd(), hi = lo;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_castps_si256(v), mask));
+    const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    lo = _mm256_fmadd_pd(a, a, lo);
+    hi = _mm256_fmadd_pd(b, b, hi);
+  }
+  return finish_stats(m, lo, hi, x, i, n, sumsq);
+}
+
 LPCORE_AVX2 float convert_stats_f64(const double* x, std::size_t n, float* out, double* sumsq) {
   const __m256i mask = _mm256_set1_epi32(0x7fffffff);
   __m256i m = _mm256_setzero_si256();
@@ -189,22 +203,12 @@ LPCORE_AVX2 float convert_stats_f64(const double* x, std::size_t n, float* out, 
     const __m256 v = _mm256_set_m128(b, a);
     _mm256_storeu_ps(out + i, v);
     m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_castps_si256(v), mask));
-    // A float's square is exact in double, so the fma rounds as the sum alone does.
     const __m256d ad = _mm256_cvtps_pd(a), bd = _mm256_cvtps_pd(b);
     lo = _mm256_fmadd_pd(ad, ad, lo);
     hi = _mm256_fmadd_pd(bd, bd, hi);
   }
   for (std::size_t k = i; k < n; ++k) out[k] = static_cast<float>(x[k]);
-  alignas(32) std::uint32_t lanes[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), m);
-  std::uint32_t top = 0;
-  for (const std::uint32_t v : lanes) top = std::max(top, v);
-  for (std::size_t k = i; k < n; ++k) top = std::max(top, spec::abs_bits(out[k]));
-  double lane[8];
-  store_lanes(lo, hi, lane);
-  spec::sumsq_lanes(out, i, n, lane);
-  *sumsq = spec::combine_lanes(lane);
-  return spec::float_from_bits(top);
+  return finish_stats(m, lo, hi, out, i, n, sumsq);
 }
 
 namespace {
