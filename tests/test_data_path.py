@@ -161,6 +161,10 @@ def fused_cases(bits, rng):
     x = rng.standard_normal(48).astype(np.float32)
     x[[3, 17, 30]] = [np.inf, -np.inf, np.inf]
     yield x, np.float32(0.01)
+    # A row long enough that the int8 kernel's int32 sums of q^2 are flushed
+    # into int64 (every 2^14 blocks of 32) and end at a partial count.
+    x = rng.standard_normal((1 << 19) + 32 * 5 + 9).astype(np.float32)
+    yield x, np.float32(np.abs(x).max() / np.float32(qmax))
 
 
 @pytest.mark.parametrize("bits", [8, 16])

@@ -227,9 +227,10 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
 }
 
 // Rows per chunk of work: whole blocks of rows, and about a quarter of a
-// thread's share of X, at most kChunkBytes. Small enough that the threads end
-// together; large enough that two threads seldom write the same huge page of
-// the output (where one would wait for the other's page fault).
+// thread's share of X, at most kChunkBytes: small enough that the threads end
+// together, large enough that a chunk's start costs little (chunks of 2 MiB
+// and of 32 MiB measured slower: docs/decisions.md, "The data path's fused
+// passes").
 constexpr std::size_t kChunkBytes = std::size_t{16} << 20;
 
 std::size_t chunk_rows(const DataSource& src, std::size_t n_threads) {
@@ -277,6 +278,7 @@ DataStatus prepare_typed(const KernelTable& t, const DataSource& src, const Data
     }
   };
   std::vector<std::thread> threads;
+  threads.reserve(n_threads - 1);  // before any thread runs: emplace_back then never reallocates
   for (std::size_t k = 1; k < n_threads; ++k) {
     try {
       threads.emplace_back(work, k);
