@@ -230,6 +230,10 @@ def test_binding_checks_shapes_and_types():
         _core.prepare_rows(X, 32, np.empty((4, 3), np.float32), sq_norm=np.empty(5))
     with pytest.raises(ValueError, match="bits must be"):
         _core.prepare_rows(X, 4, np.empty((4, 3), np.int8))
+    for sums in ({"sq_norm": np.empty(4)}, {"sq_err": np.empty(4)}):  # no rounding error for random rounding
+        with pytest.raises(ValueError, match="stochastic rounding gives neither"):
+            _core.prepare_rows(X, 8, np.empty((4, 3), np.int8), scale=np.empty(4, np.float32), stochastic=True,
+                               **sums)
     with pytest.raises(ValueError, match="2-D"):
         _core.prepare_rows(np.ones(3), 32, np.empty((1, 3), np.float32))
     read_only = np.empty((4, 3), np.float32)

@@ -18,13 +18,14 @@
 // with the sums of squares in the fixed lane order of kernels/spec.hpp, so the
 // result is the same on every backend and for every thread count. No
 // temporary as large as X is made. The threads take chunks of rows (at most
-// 16 MiB of X each) in turn from a shared counter. A row that lies contiguous in X is read in place
-// by two fused kernels: convert_stats_f64 (float32 copy into a row-sized
-// buffer, max |x| and sum x^2, in one read of the float64 row), then
-// quantize_sqerr_* on that buffer (grid values, rounding error and sum q^2 in
-// one pass). Any other layout is converted a block of rows at a time into a
-// buffer of at most a few hundred KiB (16 rows at least, so that an F-ordered
-// X is read a cache line per column) and takes the separate kernels.
+// 16 MiB of X each) in turn from a shared counter. A row that lies contiguous
+// in X is read in place by two fused kernels: convert_stats_f64 (float32 copy
+// into a row-sized buffer, max |x| and sum x^2, in one read of the float64
+// row), then quantize_sqerr_* on that buffer (grid values, rounding error and
+// sum q^2 in one pass). Any other layout is first converted a block of rows
+// at a time into a buffer of at most a few hundred KiB (16 rows at least, so
+// that an F-ordered X is read a cache line per column), whose rows then take
+// row_stats_f32 and quantize_sqerr_*.
 #pragma once
 
 #include <cstddef>
@@ -49,9 +50,9 @@ struct DataTarget {
   bool given_scales = false;
   Rounding rounding = Rounding::nearest;
   std::uint64_t seed = 0;       // stochastic rounding: one stream over the rows in order
-  double* sq_norm = nullptr;    // n, may be null
+  double* sq_norm = nullptr;    // n, may be null (at 8 / 16 bits, only with rounding to nearest)
   double* sq_x = nullptr;       // n, may be null
-  double* sq_err = nullptr;     // n, may be null (bits 8 / 16)
+  double* sq_err = nullptr;     // n, may be null (bits 8 / 16, rounding to nearest)
 };
 
 enum class DataProblem : int { none = 0, not_finite = 1, beyond_float32 = 2 };
@@ -63,7 +64,8 @@ struct DataStatus {
 };
 
 // Fills `out` from `src` with n_threads threads (>= 1). Stochastic rounding
-// draws one stream through the rows in order, so it runs on one thread.
+// draws one stream through the rows in order, so it runs on one thread, and
+// gives no sq_norm or sq_err (std::invalid_argument if asked for).
 // Stops at nothing: a bad value is reported, and the caller discards the output.
 DataStatus prepare_rows(const KernelTable& kernels, const DataSource& src, const DataTarget& out,
                         std::size_t n_threads);

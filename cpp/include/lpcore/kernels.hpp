@@ -142,21 +142,15 @@ void pack_offsets(const T* in, T* out, std::size_t n, std::size_t block) {
                                 Xorshift128p4& rng, std::int16_t* q))                                       \
   X(void, dequantize_i8, (const std::int8_t* q, std::size_t n, float scale, float* x))                      \
   X(void, dequantize_i16, (const std::int16_t* q, std::size_t n, float scale, float* x))                    \
-  /* The data path (lpcore/data.hpp). out = float(x), rounded to nearest. */                                \
-  X(void, convert_f64_f32, (const double* x, std::size_t n, float* out))                                    \
-  /* A row's statistics in one pass: returns max |x_i|, compared by bit pattern (not finite                 \
-     exactly when some x_i is not; 0 for n = 0), and *sumsq = sum_i x_i^2 in double, over 8 lanes           \
-     in a fixed order (kernels/spec.hpp, sumsq_lanes). */                                                   \
+  /* The data path (lpcore/data.hpp). A row's statistics in one pass: returns max |x_i|, compared          \
+     by bit pattern (not finite exactly when some x_i is not; 0 for n = 0), and *sumsq = sum_i x_i^2        \
+     in double, over 8 lanes in a fixed order (kernels/spec.hpp, sumsq_lanes). */                           \
   X(float, row_stats_f32, (const float* x, std::size_t n, double* sumsq))                                   \
-  /* sum_i (x_i - q_i * scale)^2 in double, the same lanes: a row's squared rounding error; and             \
-     *sum_q2 = sum_i q_i^2 (an integer, exact in double up to 2^53). */                                     \
-  X(double, sqerr_i8, (const float* x, const std::int8_t* q, float scale, std::size_t n, double* sum_q2))   \
-  X(double, sqerr_i16, (const float* x, const std::int16_t* q, float scale, std::size_t n, double* sum_q2)) \
-  /* The data path's fused passes over a row. convert_stats_f64: out = float(x) (convert_f64_f32)           \
-     and returns row_stats_f32(out, n, sumsq), reading x once. quantize_sqerr_*: q = quantize_*(x, n,       \
-     scale, nearest) and *sq_err = sqerr_*(x, q, scale, n, sum_q2), reading x once; returns the             \
-     clipped count. */                                                                                      \
+  /* out = float(x) (rounded to nearest), and returns row_stats_f32(out, n, sumsq): reading x once. */      \
   X(float, convert_stats_f64, (const double* x, std::size_t n, float* out, double* sumsq))                  \
+  /* q = quantize_*(x, n, scale, nearest), returning the clipped count; *sq_err = sum_i (x_i - q_i *        \
+     scale)^2 in double over the same lanes (kernels/spec.hpp, sqerr_lanes), a row's squared rounding       \
+     error, and *sum_q2 = sum_i q_i^2 (an integer, exact in double up to 2^53): reading x once. */          \
   X(std::size_t, quantize_sqerr_i8, (const float* x, std::size_t n, float scale, std::int8_t* q,            \
                                      double* sq_err, double* sum_q2))                                       \
   X(std::size_t, quantize_sqerr_i16, (const float* x, std::size_t n, float scale, std::int16_t* q,          \

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <type_traits>
@@ -52,26 +53,19 @@ float element(const char* p) {
   return static_cast<float>(v);
 }
 
-// Rows [i0, i0 + rows) of X as float32 into buf (rows x d), in the loop order
-// that walks X's smaller stride innermost.
+// Rows [i0, i0 + rows) of a non-contiguous X (contiguous rows are read in
+// place) as float32 into buf (rows x d), in the loop order that walks X's
+// smaller stride innermost.
 template <class In>
-void convert_block(const KernelTable& t, const DataSource& src, std::size_t i0, std::size_t rows, float* buf) {
+void convert_block(const DataSource& src, std::size_t i0, std::size_t rows, float* buf) {
   const std::size_t d = src.d;
-  if (d == 0) return;  // buf may be null: no memcpy from or to it
   const char* first = src.base + static_cast<std::ptrdiff_t>(i0) * src.row_stride;
   const bool by_row = std::abs(src.col_stride) <= std::abs(src.row_stride);
   if (by_row) {
     for (std::size_t r = 0; r < rows; ++r) {
       const char* p = first + static_cast<std::ptrdiff_t>(r) * src.row_stride;
       float* o = buf + r * d;
-      if (src.col_stride == static_cast<std::ptrdiff_t>(sizeof(In))) {  // a contiguous row
-        if constexpr (std::is_same_v<In, double>)
-          t.convert_f64_f32(reinterpret_cast<const double*>(p), d, o);
-        else
-          std::memcpy(o, p, d * sizeof(float));
-      } else {
-        for (std::size_t j = 0; j < d; ++j) o[j] = element<In>(p + static_cast<std::ptrdiff_t>(j) * src.col_stride);
-      }
+      for (std::size_t j = 0; j < d; ++j) o[j] = element<In>(p + static_cast<std::ptrdiff_t>(j) * src.col_stride);
     }
   } else {
     for (std::size_t j = 0; j < d; ++j) {
@@ -104,7 +98,8 @@ std::size_t quantize_row(const KernelTable& t, const float* x, std::size_t d, fl
     return t.quantize_i16(x, d, scale, rounding, rng, q);
 }
 
-// quantize_row (nearest) and sq_error in one pass over x.
+// quantize_row (nearest) with the row's squared rounding error and sum q^2,
+// in one pass over x.
 template <class Q>
 std::size_t quantize_sqerr_row(const KernelTable& t, const float* x, std::size_t d, float scale, Q* q,
                                double* sq_err, double* sum_q2) {
@@ -112,15 +107,6 @@ std::size_t quantize_sqerr_row(const KernelTable& t, const float* x, std::size_t
     return t.quantize_sqerr_i8(x, d, scale, q, sq_err, sum_q2);
   else
     return t.quantize_sqerr_i16(x, d, scale, q, sq_err, sum_q2);
-}
-
-// sum_j (x_j - scale q_j)^2 of a row, and sum_j q_j^2 into *sum_q2.
-template <class Q>
-double sq_error(const KernelTable& t, const float* x, const Q* q, float scale, std::size_t d, double* sum_q2) {
-  if constexpr (sizeof(Q) == 1)
-    return t.sqerr_i8(x, q, scale, d, sum_q2);
-  else
-    return t.sqerr_i16(x, q, scale, d, sum_q2);
 }
 
 // Whether the rows of X lie contiguous in memory, to be read in place.
@@ -152,9 +138,9 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   const std::size_t d = src.d;
   constexpr bool kFloat = std::is_same_v<Q, float>;
   constexpr float kQmax = static_cast<float>(Width<Q>::qmax);
-  // The fused quantize serves prepare, which wants both sums; lpcore.quantize
-  // (neither sum) and stochastic rounding take the separate kernels.
-  const bool fused = out.rounding == Rounding::nearest && (out.sq_norm || out.sq_err);
+  // The sums come with rounding to nearest (prepare_rows checks it);
+  // lpcore.quantize, stochastic or not, asks for neither.
+  const bool sums = out.sq_norm || out.sq_err;
   DataStatus status;
   const auto row_of = [&](std::size_t i) { return static_cast<Q*>(out.rows) + i * out.width; };
 
@@ -174,12 +160,10 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
         out.scale[i] = scale;
       }
       double err = 0, q2 = 0;
-      if (fused) {
+      if (sums)
         status.clipped += quantize_sqerr_row(t, r.x, d, scale, row, &err, &q2);
-      } else {
+      else
         status.clipped += quantize_row(t, r.x, d, scale, out.rounding, rng, row);
-        if (out.sq_norm || out.sq_err) err = sq_error(t, r.x, row, scale, d, &q2);
-      }
       const double s = static_cast<double>(scale);
       if (out.sq_norm) out.sq_norm[i] = q2 * (s * s);
       if (out.sq_err) out.sq_err[i] = err;
@@ -214,7 +198,7 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
   buf.resize(std::max(buf.size(), std::min(block, end - begin) * d));
   for (std::size_t i0 = begin; i0 < end; i0 += block) {
     const std::size_t rows = std::min(block, end - i0);
-    convert_block<In>(t, src, i0, rows, buf.data());
+    convert_block<In>(src, i0, rows, buf.data());
     for (std::size_t r = 0; r < rows; ++r) {
       RowRead cur;
       cur.x = buf.data() + r * d;
@@ -318,6 +302,9 @@ DataStatus prepare_from(const KernelTable& t, const DataSource& src, const DataT
 
 DataStatus prepare_rows(const KernelTable& kernels, const DataSource& src, const DataTarget& out,
                         std::size_t n_threads) {
+  if (out.rounding == Rounding::stochastic && out.bits != 32 && (out.sq_norm || out.sq_err))
+    throw std::invalid_argument(
+        "prepare_rows: sq_norm and sq_err come with rounding to nearest; stochastic rounding gives neither");
   if (src.n == 0) return {};
   return src.f64 ? prepare_from<double>(kernels, src, out, n_threads)
                  : prepare_from<float>(kernels, src, out, n_threads);

@@ -172,10 +172,6 @@ void dequantize_i16(const std::int16_t* q, std::size_t n, float scale, float* x)
   for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
 }
 
-void convert_f64_f32(const double* x, std::size_t n, float* out) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i]);
-}
-
 float row_stats_f32(const float* x, std::size_t n, double* sumsq) {
   std::uint32_t m = 0;
   for (std::size_t i = 0; i < n; ++i) m = std::max(m, spec::abs_bits(x[i]));
@@ -185,39 +181,37 @@ float row_stats_f32(const float* x, std::size_t n, double* sumsq) {
   return spec::float_from_bits(m);
 }
 
-double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n, double* sum_q2) {
-  double lane[8] = {};
-  *sum_q2 = 0;
-  spec::sqerr_lanes(x, q, scale, 0, n, lane, *sum_q2);
-  return spec::combine_lanes(lane);
-}
-
-double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n, double* sum_q2) {
-  double lane[8] = {};
-  *sum_q2 = 0;
-  spec::sqerr_lanes(x, q, scale, 0, n, lane, *sum_q2);
-  return spec::combine_lanes(lane);
-}
-
 float convert_stats_f64(const double* x, std::size_t n, float* out, double* sumsq) {
-  convert_f64_f32(x, n, out);
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i]);
   return row_stats_f32(out, n, sumsq);
 }
 
+namespace {
+
+// quantize_* (nearest), then the squared rounding error of the stored row in
+// the data path's lanes, and sum q^2.
+template <class Q>
+std::size_t quantize_sqerr(const float* x, std::size_t n, float scale, Q* q, double* sq_err, double* sum_q2) {
+  Xorshift128p4 unused(0);  // nearest rounding draws nothing
+  const std::size_t clipped =
+      spec::quantize_range(x, 0, n, scale, Rounding::nearest, unused, q, static_cast<float>(Width<Q>::qmax));
+  double lane[8] = {};
+  *sum_q2 = 0;
+  spec::sqerr_lanes(x, q, scale, 0, n, lane, *sum_q2);
+  *sq_err = spec::combine_lanes(lane);
+  return clipped;
+}
+
+}  // namespace
+
 std::size_t quantize_sqerr_i8(const float* x, std::size_t n, float scale, std::int8_t* q, double* sq_err,
                               double* sum_q2) {
-  Xorshift128p4 unused(0);  // nearest rounding draws nothing
-  const std::size_t clipped = quantize_i8(x, n, scale, Rounding::nearest, unused, q);
-  *sq_err = sqerr_i8(x, q, scale, n, sum_q2);
-  return clipped;
+  return quantize_sqerr(x, n, scale, q, sq_err, sum_q2);
 }
 
 std::size_t quantize_sqerr_i16(const float* x, std::size_t n, float scale, std::int16_t* q, double* sq_err,
                                double* sum_q2) {
-  Xorshift128p4 unused(0);
-  const std::size_t clipped = quantize_i16(x, n, scale, Rounding::nearest, unused, q);
-  *sq_err = sqerr_i16(x, q, scale, n, sum_q2);
-  return clipped;
+  return quantize_sqerr(x, n, scale, q, sq_err, sum_q2);
 }
 
 std::uint64_t stream_sum(const std::uint8_t* p, std::size_t n) {

@@ -1,6 +1,7 @@
 // AVX2 kernels of the data path and of lpcore.quantize: per-row quantization
-// to the int8 / int16 grids, dequantization, float64 -> float32 conversion,
-// a row's max |x| and sum of squares, and its squared rounding error.
+// to the int8 / int16 grids, dequantization, a row's max |x| and sum of
+// squares (with its float64 -> float32 conversion), and the rounding to
+// nearest with its squared error.
 
 #include <immintrin.h>
 
@@ -112,48 +113,7 @@ LPCORE_AVX2 inline void store_lanes(__m256d lo, __m256d hi, double lane[8]) {
   _mm256_storeu_pd(lane + 4, hi);
 }
 
-// (x - q * s)^2 for four lanes: the difference, the square and (by the caller)
-// the sum each rounded once, as sqerr_lanes specifies; q2 += q^2 (exact).
-LPCORE_AVX2 inline __m256d sqerr4(__m128 x, __m128i q32, __m256d s, __m256d& q2) {
-  const __m256d qd = _mm256_cvtepi32_pd(q32);
-  const __m256d e = _mm256_sub_pd(_mm256_cvtps_pd(x), _mm256_mul_pd(qd, s));
-  q2 = _mm256_add_pd(q2, _mm256_mul_pd(qd, qd));
-  return _mm256_mul_pd(e, e);
-}
-
-template <class Q>
-LPCORE_AVX2 double sqerr_avx2(const float* x, const Q* q, float scale, std::size_t n, double* sum_q2) {
-  const __m256d s = _mm256_set1_pd(static_cast<double>(scale));
-  __m256d lo = _mm256_setzero_pd(), hi = lo, q2 = lo;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256i q32;
-    if constexpr (sizeof(Q) == 1)
-      q32 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
-    else
-      q32 = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
-    const __m256 v = _mm256_loadu_ps(x + i);
-    lo = _mm256_add_pd(lo, sqerr4(_mm256_castps256_ps128(v), _mm256_castsi256_si128(q32), s, q2));
-    hi = _mm256_add_pd(hi, sqerr4(_mm256_extractf128_ps(v, 1), _mm256_extracti128_si256(q32, 1), s, q2));
-  }
-  double lane[8], sums[4];
-  store_lanes(lo, hi, lane);
-  _mm256_storeu_pd(sums, q2);
-  *sum_q2 = (sums[0] + sums[1]) + (sums[2] + sums[3]);  // integers: exact in any order
-  spec::sqerr_lanes(x, q, scale, i, n, lane, *sum_q2);
-  return spec::combine_lanes(lane);
-}
-
 }  // namespace
-
-LPCORE_AVX2 void convert_f64_f32(const double* x, std::size_t n, float* out) {
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128 lo = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i)), hi = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i + 4));
-    _mm256_storeu_ps(out + i, _mm256_set_m128(hi, lo));
-  }
-  for (; i < n; ++i) out[i] = static_cast<float>(x[i]);
-}
 
 namespace {
 
@@ -376,16 +336,6 @@ LPCORE_AVX2 std::size_t quantize_sqerr_i8(const float* x, std::size_t n, float s
 LPCORE_AVX2 std::size_t quantize_sqerr_i16(const float* x, std::size_t n, float scale, std::int16_t* q,
                                            double* sq_err, double* sum_q2) {
   return quantize_sqerr_avx2(x, n, scale, q, sq_err, sum_q2);
-}
-
-LPCORE_AVX2 double sqerr_i8(const float* x, const std::int8_t* q, float scale, std::size_t n,
-                               double* sum_q2) {
-  return sqerr_avx2(x, q, scale, n, sum_q2);
-}
-
-LPCORE_AVX2 double sqerr_i16(const float* x, const std::int16_t* q, float scale, std::size_t n,
-                               double* sum_q2) {
-  return sqerr_avx2(x, q, scale, n, sum_q2);
 }
 
 }  // namespace lpcore::avx2
