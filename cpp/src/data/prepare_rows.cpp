@@ -123,7 +123,7 @@ struct RowRead {
   double sq_x = 0;
 };
 
-// One thread's share: rows [begin, end). Q is the stored element type.
+// One chunk of rows: [begin, end). Q is the stored element type.
 //
 // A contiguous row is read in place, once: a float64 row is converted into a
 // row-sized float32 buffer (or straight into the stored row at 32 bits) with
