@@ -260,6 +260,11 @@ struct SumSquares {
     even = _mm256_add_epi64(even, _mm256_and_si256(m, _mm256_set1_epi64x(0xffffffff)));
     odd = _mm256_add_epi64(odd, _mm256_srli_epi64(m, 32));
   }
+  // Eight unsigned 32-bit partial sums, widened.
+  LPCORE_AVX2 LPCORE_INLINE void add_u32(__m256i sums) {
+    even = _mm256_add_epi64(even, _mm256_add_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(sums)),
+                                                   _mm256_cvtepu32_epi64(_mm256_extracti128_si256(sums, 1))));
+  }
   LPCORE_AVX2 std::int64_t total() const {
     alignas(32) std::int64_t v[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(v), _mm256_add_epi64(even, odd));
@@ -291,14 +296,12 @@ LPCORE_AVX2 std::size_t quantize_sqerr_avx2(const float* x, std::size_t n, float
       store(q + i, _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order));
       sq32 = _mm256_add_epi32(sq32, _mm256_add_epi32(_mm256_madd_epi16(ab, ab), _mm256_madd_epi16(cd, cd)));
       if (++blocks == kFlush) {
-        q2.odd = _mm256_add_epi64(q2.odd, _mm256_add_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(sq32)),
-                                                           _mm256_cvtepu32_epi64(_mm256_extracti128_si256(sq32, 1))));
+        q2.add_u32(sq32);
         sq32 = _mm256_setzero_si256();
         blocks = 0;
       }
     }
-    q2.even = _mm256_add_epi64(q2.even, _mm256_add_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(sq32)),
-                                                         _mm256_cvtepu32_epi64(_mm256_extracti128_si256(sq32, 1))));
+    q2.add_u32(sq32);
   } else {
     for (; i + 16 <= n; i += 16) {
       const __m256i a = k.group(x + i, clipped), b = k.group(x + i + 8, clipped);  // in order: the lanes' sums
