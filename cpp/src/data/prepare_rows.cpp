@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "lpcore/memory.hpp"
 #include "lpcore/rng.hpp"
 #include "lpcore/width.hpp"
 
@@ -123,6 +124,23 @@ struct RowRead {
   double sq_x = 0;
 };
 
+// The contiguous path reads rows ahead by software: the hardware prefetcher
+// starts over at every 4 KiB page and idles while a row is rounded, which
+// left the read stream idle part of the time (docs/decisions.md, "The data
+// path's fused passes"). Rows of up to kReadAheadMaxRow bytes prefetch the row
+// at least 2 and about kReadAheadBytes ahead of the one being read; longer
+// rows are left to the hardware prefetcher. How many rows ahead (0: none).
+constexpr std::size_t kReadAheadBytes = 4096, kReadAheadMaxRow = std::size_t{1} << 16;
+
+std::size_t read_ahead_rows(std::size_t row_bytes) {
+  if (row_bytes == 0 || row_bytes > kReadAheadMaxRow) return 0;
+  return std::max<std::size_t>(2, (kReadAheadBytes + row_bytes - 1) / row_bytes);
+}
+
+void prefetch_bytes(const char* p, std::size_t bytes) {
+  for (std::size_t off = 0; off < bytes; off += 64) prefetch_line(p + off);
+}
+
 // One chunk of rows: [begin, end). Q is the stored element type.
 //
 // A contiguous row is read in place, once: a float64 row is converted into a
@@ -173,11 +191,14 @@ DataStatus prepare_range(const KernelTable& t, const DataSource& src, const Data
 
   if (contiguous_rows<In>(src)) {
     if (!kFloat && std::is_same_v<In, double>) buf.resize(std::max(buf.size(), 2 * d));
+    const std::size_t ahead = read_ahead_rows(d * sizeof(In));
     RowRead prev;
     for (std::size_t i = begin; i <= end; ++i) {
       RowRead cur;
       if (i < end && d > 0) {
         const char* p = src.base + static_cast<std::ptrdiff_t>(i) * src.row_stride;
+        if (ahead > 0 && end - i > ahead)
+          prefetch_bytes(p + static_cast<std::ptrdiff_t>(ahead) * src.row_stride, d * sizeof(In));
         if constexpr (std::is_same_v<In, double>) {
           float* f = kFloat ? reinterpret_cast<float*>(row_of(i)) : buf.data() + ((i - begin) & 1) * d;
           cur.amax = t.convert_stats_f64(reinterpret_cast<const double*>(p), d, f, &cur.sq_x);
