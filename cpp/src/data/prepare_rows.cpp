@@ -124,21 +124,28 @@ struct RowRead {
   double sq_x = 0;
 };
 
-// The contiguous path reads rows ahead by software: the hardware prefetcher
-// starts over at every 4 KiB page and idles while a row is rounded, which
-// left the read stream idle part of the time (docs/decisions.md, "The data
-// path's fused passes"). Rows of up to kReadAheadMaxRow bytes prefetch the row
-// at least 2 and about kReadAheadBytes ahead of the one being read; longer
-// rows are left to the hardware prefetcher. How many rows ahead (0: none).
-constexpr std::size_t kReadAheadBytes = 4096, kReadAheadMaxRow = std::size_t{1} << 16;
+// The contiguous path prefetches the rows ahead of the one it reads: on the
+// Intel Xeon of docs/performance.md ("The data path's read-ahead") the reads
+// stalled without it (perf: 71% of convert_stats_f64 on its loads), while on
+// an AMD EPYC the hardware prefetcher kept up and a prefetch changed nothing.
+// Rows of up to kReadAheadMaxRow bytes prefetch the row at least 2 and about
+// kReadAheadBytes ahead; longer rows are left to the hardware prefetcher
+// (docs/decisions.md, "The data path's fused passes").
+constexpr std::size_t kReadAheadBytes = std::size_t{4} << 10;
+constexpr std::size_t kReadAheadMaxRow = std::size_t{64} << 10;
 
+// How many rows ahead a row of row_bytes is prefetched (0: none).
 std::size_t read_ahead_rows(std::size_t row_bytes) {
   if (row_bytes == 0 || row_bytes > kReadAheadMaxRow) return 0;
   return std::max<std::size_t>(2, (kReadAheadBytes + row_bytes - 1) / row_bytes);
 }
 
+// Prefetches the cache lines of [p, p + bytes), bytes > 0: every 64 bytes
+// from p, and the last byte's line, which a row that does not start on a
+// line can leave out.
 void prefetch_bytes(const char* p, std::size_t bytes) {
   for (std::size_t off = 0; off < bytes; off += 64) prefetch_line(p + off);
+  prefetch_line(p + bytes - 1);
 }
 
 // One chunk of rows: [begin, end). Q is the stored element type.
@@ -148,7 +155,8 @@ void prefetch_bytes(const char* p, std::size_t bytes) {
 // its statistics in the same pass; then the buffer, in L1, is quantized with
 // its rounding error in one more pass. Row i + 1 is read before row i is
 // quantized (two buffers), so that the read's memory stalls and the
-// quantization's arithmetic overlap. Other layouts are converted a block of
+// quantization's arithmetic overlap, and short rows are prefetched a few
+// KiB ahead (read_ahead_rows). Other layouts are converted a block of
 // rows at a time first (convert_block), in the loop order their strides ask.
 template <class In, class Q>
 DataStatus prepare_range(const KernelTable& t, const DataSource& src, const DataTarget& out, std::size_t begin,
