@@ -155,8 +155,8 @@ void prefetch_bytes(const char* p, std::size_t bytes) {
 // its statistics in the same pass; then the buffer, in L1, is quantized with
 // its rounding error in one more pass. Row i + 1 is read before row i is
 // quantized (two buffers), so that the read's memory stalls and the
-// quantization's arithmetic overlap, and short rows are prefetched a few
-// KiB ahead (read_ahead_rows). Other layouts are converted a block of
+// quantization's arithmetic overlap, and rows of up to 64 KiB are
+// prefetched ahead (read_ahead_rows). Other layouts are converted a block of
 // rows at a time first (convert_block), in the loop order their strides ask.
 template <class In, class Q>
 DataStatus prepare_range(const KernelTable& t, const DataSource& src, const DataTarget& out, std::size_t begin,
