@@ -126,8 +126,8 @@ struct RowRead {
 
 // The contiguous path prefetches the rows ahead of the one it reads: on the
 // Intel Xeon of docs/performance.md ("The data path's read-ahead") the reads
-// stalled without it (perf: 71% of convert_stats_f64 on its loads), while on
-// an AMD EPYC the hardware prefetcher kept up and a prefetch changed nothing.
+// of convert_stats_f64 stalled without it, while on an AMD EPYC the hardware
+// prefetcher kept up and a prefetch changed nothing.
 // Rows of up to kReadAheadMaxRow bytes prefetch the row at least 2 and about
 // kReadAheadBytes ahead; longer rows are left to the hardware prefetcher
 // (docs/decisions.md, "The data path's fused passes").
